@@ -1,0 +1,1 @@
+"""indexer: turns articles into searchable documents and answers queries (everything Elasticsearch-specific)."""

@@ -1,0 +1,381 @@
+"""Lifecycle of the local Elasticsearch node the project runs by default.
+
+``dealwatch es start | stop | status``. The distribution is the Maven Central artifact
+``org.elasticsearch.distribution.integ-test-zip:elasticsearch:<version>:zip``, fetched
+with the ordinary Maven client and unpacked once into the cache directory; node data,
+logs, configuration and pid file live under the data directory. The node is a single
+node bound to 127.0.0.1 with security off (loopback only). Elasticsearch refuses to run
+as root, so under root it runs as an unprivileged system user that owns its directories.
+
+When ``DEALWATCH_ES_URL`` points at an existing cluster none of this is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from dealwatch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAVEN_GROUP = "org.elasticsearch.distribution.integ-test-zip"
+MAVEN_ARTIFACT = "elasticsearch"
+MIN_JAVA = 21
+
+
+class NodeError(RuntimeError):
+    """A problem the user can act on; the message says what is missing."""
+
+
+# --- the distribution -----------------------------------------------------------------
+
+def maven_coordinates(version: str) -> str:
+    return f"{MAVEN_GROUP}:{MAVEN_ARTIFACT}:{version}:zip"
+
+
+def ensure_distribution(settings: Settings) -> Path:
+    """Return the unpacked distribution, downloading and unpacking it on first use."""
+    home = settings.es_home
+    if (home / "bin" / "elasticsearch").exists():
+        return home
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise NodeError(
+            "Elasticsearch is not downloaded yet and Maven ('mvn') is not installed: "
+            "install it (apt-get install maven) or set DEALWATCH_ES_URL to an existing cluster."
+        )
+    downloads = settings.cache_dir / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    zip_path = downloads / f"elasticsearch-{settings.es_version}.zip"
+    if not zip_path.exists():
+        coords = maven_coordinates(settings.es_version)
+        log.info("downloading Elasticsearch %s with Maven (%s)", settings.es_version, coords)
+        java_home = find_java(settings)
+        env = {**os.environ, "JAVA_HOME": str(java_home)}
+        proc = subprocess.run(
+            [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={coords}", f"-DoutputDirectory={downloads}"],
+            capture_output=True, text=True, env=env, cwd=str(downloads),
+        )
+        if proc.returncode != 0 or not zip_path.exists():
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+            raise NodeError(f"Maven could not fetch {coords}:\n{tail}")
+    log.info("unpacking %s", zip_path.name)
+    with tempfile.TemporaryDirectory(dir=settings.cache_dir) as tmp:
+        with zipfile.ZipFile(zip_path) as zf:
+            for info in zf.infolist():
+                extracted = Path(zf.extract(info, tmp))
+                mode = (info.external_attr >> 16) & 0o777
+                if mode:
+                    extracted.chmod(mode)
+        unpacked = Path(tmp) / f"elasticsearch-{settings.es_version}"
+        if not (unpacked / "bin" / "elasticsearch").exists():
+            raise NodeError(f"{zip_path} does not contain elasticsearch-{settings.es_version}/bin/elasticsearch")
+        for script in (unpacked / "bin").iterdir():
+            script.chmod(0o755)
+        for java_bin in unpacked.glob("jdk*/bin/*"):
+            java_bin.chmod(0o755)
+        unpacked.rename(home)
+    return home
+
+
+# --- Java -------------------------------------------------------------------------------
+
+def java_major(java_home: Path) -> int | None:
+    java = java_home / "bin" / "java"
+    if not java.exists():
+        return None
+    release = java_home / "release"
+    if release.exists():
+        m = re.search(r'JAVA_VERSION="(\d+)', release.read_text(errors="replace"))
+        if m:
+            return int(m.group(1))
+    try:
+        out = subprocess.run([str(java), "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major
+
+
+def find_java(settings: Settings) -> Path:
+    """A JDK >= 21 from settings, ES_JAVA_HOME, JAVA_HOME or /usr/lib/jvm (newest first)."""
+    tried: list[str] = []
+    candidates: list[Path] = []
+    for name, value in (("DEALWATCH_ES_JAVA_HOME", settings.es_java_home),
+                        ("ES_JAVA_HOME", os.environ.get("ES_JAVA_HOME", "")),
+                        ("JAVA_HOME", os.environ.get("JAVA_HOME", ""))):
+        if value:
+            candidates.append(Path(value))
+    jvm = Path("/usr/lib/jvm")
+    if jvm.is_dir():
+        found = [(java_major(p) or 0, p) for p in jvm.iterdir() if p.is_dir() and not p.is_symlink()]
+        candidates += [p for _, p in sorted(found, key=lambda t: -t[0])]
+    for home in candidates:
+        major = java_major(home)
+        tried.append(f"{home} ({'Java ' + str(major) if major else 'no java'})")
+        if major and major >= MIN_JAVA:
+            return home
+    raise NodeError(
+        f"Elasticsearch {settings.es_version} needs a JDK >= {MIN_JAVA}; none found. Tried: "
+        + (", ".join(tried) or "nothing (ES_JAVA_HOME, JAVA_HOME unset, no /usr/lib/jvm)")
+        + ". Install one (e.g. apt-get install openjdk-21-jdk-headless) or set ES_JAVA_HOME."
+    )
+
+
+# --- the unprivileged user ------------------------------------------------------------
+
+def _run_as(settings: Settings) -> pwd.struct_passwd | None:
+    """The account the node runs as: None for a normal user, the system user under root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(settings.es_user)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        nologin = shutil.which("nologin") or "/usr/sbin/nologin"
+        proc = subprocess.run(
+            [useradd, "--system", "--no-create-home", "--shell", nologin, settings.es_user],
+            capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            raise NodeError(
+                f"Elasticsearch refuses to run as root and the user {settings.es_user!r} could not be created: "
+                f"{proc.stderr.strip()}"
+            )
+        log.info("created system user %s for Elasticsearch", settings.es_user)
+        return pwd.getpwnam(settings.es_user)
+
+
+def _chown_tree(path: Path, user: pwd.struct_passwd) -> None:
+    for root, dirs, files in os.walk(path):
+        os.chown(root, user.pw_uid, user.pw_gid)
+        for name in files:
+            os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+
+def _check_traversable(path: Path, user: pwd.struct_passwd) -> None:
+    for parent in [path, *path.parents]:
+        if parent.exists() and not (parent.stat().st_mode & 0o001):
+            raise NodeError(
+                f"{parent} is not searchable by other users, so {user.pw_name} cannot reach {path}: "
+                f"choose another DEALWATCH_DATA_DIR / DEALWATCH_CACHE_DIR or chmod o+x {parent}"
+            )
+
+
+# --- running ----------------------------------------------------------------------------
+
+@dataclass
+class NodeStatus:
+    url: str
+    managed: bool
+    running: bool
+    pid: int | None = None
+    version: str | None = None
+    health: str | None = None
+    data_path: Path | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        if not self.managed:
+            state = f"external cluster at {self.url}"
+            if self.running:
+                return f"{state}: Elasticsearch {self.version}, health {self.health}"
+            return f"{state}: not reachable ({self.detail})"
+        if not self.running:
+            return f"local node: not running ({self.detail or 'no pid file'}); data in {self.data_path}"
+        return (f"local node: running (pid {self.pid}) at {self.url}: Elasticsearch {self.version}, "
+                f"health {self.health}; data in {self.data_path}")
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.es_run_dir / "elasticsearch.pid"
+
+
+def _read_pid(settings: Settings) -> int | None:
+    try:
+        pid = int(_pid_file(settings).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def _probe(url: str, timeout: float = 2.0) -> dict | None:
+    try:
+        # this distribution has no "GET /" info endpoint: read the version from the local node
+        nodes = httpx.get(f"{url}/_nodes/_local?filter_path=nodes.*.version", timeout=timeout).json()
+        health = httpx.get(f"{url}/_cluster/health", timeout=timeout).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    versions = [n.get("version") for n in (nodes.get("nodes") or {}).values()]
+    return {"version": versions[0] if versions else None, "health": health.get("status")}
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def status(settings: Settings) -> NodeStatus:
+    if not settings.local_node:
+        from indexer.client import make_client  # external cluster: use the configured client
+        try:
+            es = make_client(settings)
+            nodes = es.nodes.info(node_id="_local", filter_path="nodes.*.version")
+            health = es.cluster.health()
+            version = next(iter(nodes["nodes"].values()))["version"]
+            return NodeStatus(settings.es_url, False, True, version=version, health=health["status"])
+        except Exception as exc:  # noqa: BLE001 - any transport/auth error is a status to show
+            return NodeStatus(settings.es_url, False, False, detail=str(exc))
+    url = settings.effective_es_url
+    pid = _read_pid(settings)
+    probe = _probe(url) if pid else None
+    st = NodeStatus(url, True, bool(pid and probe), pid=pid, data_path=settings.es_data_path)
+    if probe:
+        st.version, st.health = probe["version"], probe["health"]
+    elif pid:
+        st.detail = f"pid {pid} alive but {url} does not answer"
+    return st
+
+
+def _write_config(settings: Settings, home: Path) -> Path:
+    conf = settings.es_root / "config"
+    conf.mkdir(parents=True, exist_ok=True)
+    for name in ("jvm.options", "log4j2.properties"):
+        shutil.copy2(home / "config" / name, conf / name)
+    (conf / "jvm.options.d").mkdir(exist_ok=True)
+    (conf / "jvm.options.d" / "dealwatch-heap.options").write_text(
+        f"-Xms{settings.es_heap}\n-Xmx{settings.es_heap}\n")
+    (conf / "elasticsearch.yml").write_text(
+        "# written by dealwatch (indexer/node.py) at each start; edit the settings, not this file\n"
+        "cluster.name: dealwatch\n"
+        "node.name: dealwatch-local\n"
+        "discovery.type: single-node\n"
+        "network.host: 127.0.0.1\n"
+        f"http.port: {settings.es_port}\n"
+        f"transport.port: {settings.es_transport_port}\n"
+        f"path.data: {settings.es_data_path}\n"
+        f"path.logs: {settings.es_logs_path}\n"
+        "xpack.security.enabled: false\n"
+        "cluster.routing.allocation.disk.threshold_enabled: false\n"
+        "action.auto_create_index: false\n"
+    )
+    return conf
+
+
+def start(settings: Settings, wait: bool = True) -> NodeStatus:
+    """Start the local node (downloading it on first use) and wait for cluster health."""
+    if not settings.local_node:
+        raise NodeError(f"DEALWATCH_ES_URL is set ({settings.es_url}): the project does not manage that cluster")
+    current = status(settings)
+    if current.running:
+        return current
+    if _port_in_use(settings.es_port):
+        raise NodeError(f"port {settings.es_port} on 127.0.0.1 is taken by another program: "
+                        "stop it or set DEALWATCH_ES_PORT")
+    java_home = find_java(settings)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    home = ensure_distribution(settings)
+    user = _run_as(settings)
+    for d in (settings.es_data_path, settings.es_logs_path, settings.es_run_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    conf = _write_config(settings, home)
+    tmp = settings.es_root / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        _check_traversable(home, user)
+        _check_traversable(settings.es_data_path, user)
+        _chown_tree(home, user)
+        _chown_tree(settings.es_root, user)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAVA_", "ES_", "_JAVA"))}
+    env.update({
+        "ES_JAVA_HOME": str(java_home),
+        "ES_PATH_CONF": str(conf),
+        "ES_TMPDIR": str(tmp),
+        "HOME": str(settings.es_root),
+    })
+    pid_file = _pid_file(settings)
+    pid_file.unlink(missing_ok=True)
+    startup_log = settings.es_logs_path / "startup.log"
+    log.info("starting Elasticsearch %s on 127.0.0.1:%s (Java %s at %s)", settings.es_version,
+             settings.es_port, java_major(java_home), java_home)
+    with open(startup_log, "ab") as out:
+        kwargs = {}
+        if user is not None:
+            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        proc = subprocess.run(
+            [str(home / "bin" / "elasticsearch"), "-d", "-p", str(pid_file)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=str(settings.es_root), timeout=settings.es_start_timeout, **kwargs,
+        )
+    if proc.returncode != 0:
+        raise NodeError(f"Elasticsearch did not start (exit {proc.returncode}); see {startup_log}:\n"
+                        + _tail(startup_log))
+    if not wait:
+        return status(settings)
+    return wait_for_health(settings)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_for_health(settings: Settings) -> NodeStatus:
+    deadline = time.monotonic() + settings.es_start_timeout
+    url = settings.effective_es_url
+    while time.monotonic() < deadline:
+        probe = _probe(url)
+        if probe and probe["health"] in ("green", "yellow"):
+            return status(settings)
+        if not _read_pid(settings) and _pid_file(settings).exists():
+            break
+        time.sleep(1)
+    main_log = settings.es_logs_path / "dealwatch.log"
+    raise NodeError(f"Elasticsearch at {url} did not become healthy within {settings.es_start_timeout:.0f}s; "
+                    f"see {main_log}:\n{_tail(main_log)}")
+
+
+def stop(settings: Settings, timeout: float = 60.0) -> bool:
+    """Stop the local node by its pid. Returns False when it was not running."""
+    pid = _read_pid(settings)
+    if not pid:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.3)
+    else:
+        log.warning("Elasticsearch (pid %s) did not stop within %.0fs; killing it", pid, timeout)
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(settings).unlink(missing_ok=True)
+    return True

@@ -1,0 +1,60 @@
+"""The index: template, alias, strict mapping from the schema, idempotent versioned writes."""
+
+from datetime import datetime, timezone
+
+import pytest
+from elasticsearch import BadRequestError
+
+from indexer import schema, store
+
+
+def make_article(n: int = 1, text: str = "Facebook asked banks for card data.") -> schema.Article:
+    return schema.Article(
+        url=f"http://news.example/a/{n}?utm_source=x", canonical_url=f"http://news.example/a/{n}",
+        source="example", domain="news.example", title=f"Story {n}", text=text, lang="en",
+        published_at=datetime(2024, 5, 1, 8, tzinfo=timezone.utc),
+    )
+
+
+def test_alias_points_at_versioned_index_with_the_schema_mapping(es, fresh_index):
+    s = fresh_index
+    aliases = es.indices.get_alias(name=s.articles_alias)
+    assert list(aliases) == [f"{s.articles_alias}-v{schema.SCHEMA_VERSION}"]
+    mapping = es.indices.get_mapping(index=s.articles_alias)
+    props = next(iter(mapping.values()))["mappings"]["properties"]
+    assert set(props) == set(schema.FIELD_NAMES)
+    assert next(iter(mapping.values()))["mappings"]["dynamic"] == "strict"
+
+
+def test_unknown_fields_are_refused_by_the_strict_mapping(es, fresh_index):
+    with pytest.raises(BadRequestError):
+        es.index(index=fresh_index.articles_alias, id="x", document={"id": "x", "surprise": 1})
+
+
+def test_rewriting_the_same_article_is_idempotent(es, fresh_index):
+    s = fresh_index
+    doc = schema.article_to_document(make_article())
+    assert store.write_documents(es, s, [doc], refresh=True).new == 1
+    again = store.write_documents(es, s, [schema.article_to_document(make_article())], refresh=True)
+    assert (again.new, again.unchanged) == (0, 1)
+    assert store.count(es, s) == 1
+
+
+def test_changed_text_makes_a_new_version_and_keeps_the_old_one(es, fresh_index):
+    s = fresh_index
+    store.write_documents(es, s, [schema.article_to_document(make_article())], refresh=True)
+    edited = make_article(text="Facebook asked four banks for card data and balances.")
+    res = store.write_documents(es, s, [schema.article_to_document(edited)], refresh=True)
+    assert res.updated == 1
+    doc = store.get_document(es, s, edited.id)
+    assert doc["version"] == 2 and "four banks" in doc["text"]
+    es.indices.refresh(index=s.versions_index)
+    old = store.get_versions(es, s, edited.id)
+    assert [v["version"] for v in old] == [1]
+    assert old[0]["text"] == "Facebook asked banks for card data."
+
+
+def test_document_id_comes_from_the_canonical_url():
+    a, b = make_article(), make_article()
+    b.url = "https://news.example/a/1?fbclid=zzz"
+    assert a.id == b.id == schema.article_id("http://news.example/a/1")
