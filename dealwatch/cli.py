@@ -17,11 +17,13 @@ from dealwatch.settings import get_settings
 
 # module path -> attribute holding a click command or group (registered in this order)
 COMMAND_MODULES = (
-    "indexer.commands",
-    "crawler.commands",
-    "search_ui.commands",
-    "dealwatch.demo",
-    "bench.commands",
+    "indexer.commands",          # es start|stop|status
+    "crawler.commands",          # reextract, demo-sites
+    "crawler.jobs_commands",     # crawl, schedule, status
+    "indexer.enrich.commands",   # analyze, reenrich
+    "search_ui.commands",        # search, serve, export
+    "dealwatch.demo",            # demo (the quickstart's main job)
+    "bench.commands",            # bench
 )
 
 
@@ -53,7 +55,7 @@ def _register() -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:  # package not written yet
+            if module_name.startswith(exc.name or "\0"):  # package not written yet
                 continue
             raise
         for command in getattr(module, "COMMANDS", ()):
