@@ -1,0 +1,5 @@
+"""`python -m dealwatch …` is the same as the `dealwatch` command."""
+
+from dealwatch.cli import main
+
+main()

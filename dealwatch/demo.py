@@ -1,0 +1,77 @@
+"""The quickstart's main job, offline: start everything, crawl the bundled demo sites, serve the UI.
+
+``dealwatch demo`` = start the local Elasticsearch node (downloaded once) → serve the demo
+news sites from ``seeds/demo/`` on loopback addresses → crawl them all (the same crawl jobs
+as ``dealwatch crawl``) → start the web UI → print the archive size and the UI's URL.
+Running it again reuses what runs and adds no duplicates. ``dealwatch down`` stops it all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from dealwatch import services
+from dealwatch.settings import get_settings
+from indexer import node, store
+from indexer.client import make_client
+
+
+def _dealwatch_argv(*args: str) -> list[str]:
+    exe = shutil.which("dealwatch", path=str(Path(sys.executable).parent))
+    return [exe, *args] if exe else [sys.executable, "-m", "dealwatch", *args]
+
+
+@click.command("demo")
+@click.option("--no-ui", is_flag=True, help="Crawl and index only; do not start the web UI.")
+def demo(no_ui: bool) -> None:
+    """Crawl the bundled demo sites into the archive and start the web UI."""
+    settings = get_settings()
+    started = time.monotonic()
+    if settings.local_node:
+        click.echo("1/4 Elasticsearch: starting the local node (first run downloads it with Maven)…")
+        click.echo("    " + node.start(settings).describe())
+    else:
+        click.echo(f"1/4 Elasticsearch: using the cluster at {settings.es_url}")
+    es = make_client(settings)
+    store.ensure_index(es, settings)
+
+    port = settings.demo_port
+    click.echo(f"2/4 Demo sites: serving seeds/demo on 127.0.0.2–127.0.0.5 port {port}…")
+    services.start(settings, "demo-sites",
+                   services.python_module("crawler.demo_server", "--port", str(port)),
+                   ready_url=f"http://127.0.0.2:{port}/robots.txt")
+
+    click.echo("3/4 Crawl: every demo source, extract, enrich, index…")
+    from crawler.jobs_commands import crawl
+    crawl.main(["--demo"], standalone_mode=False)
+
+    total = store.count(es, settings)
+    if no_ui:
+        click.echo(f"Archive: {total} articles in '{settings.articles_alias}' ({time.monotonic() - started:.0f}s)")
+        return
+    click.echo("4/4 Web UI: starting…")
+    ui_url = f"http://{settings.ui_host}:{settings.ui_port}"
+    services.start(settings, "ui", _dealwatch_argv("serve"), ready_url=f"{ui_url}/api/search?q=&size=1")
+    click.echo("")
+    click.echo(f"Archive: {total} articles in '{settings.articles_alias}' ({time.monotonic() - started:.0f}s)")
+    click.echo(f"Search:  dealwatch search \"Facebook banks\"")
+    click.echo(f"Web UI:  {ui_url}/")
+    click.echo("Stop everything with: dealwatch down")
+
+
+@click.command("down")
+def down() -> None:
+    """Stop the web UI, the demo sites and the local Elasticsearch node."""
+    settings = get_settings()
+    for name in ("ui", "demo-sites"):
+        click.echo(f"{name}: {'stopped' if services.stop(settings, name) else 'not running'}")
+    if settings.local_node:
+        click.echo(f"elasticsearch: {'stopped' if node.stop(settings) else 'not running'}")
+
+
+COMMANDS = [demo, down]
