@@ -1,0 +1,80 @@
+"""The local Elasticsearch node: start, status, stop, and a restart that reuses the cached download."""
+
+import os
+import shutil
+import socket
+import uuid
+
+import pytest
+
+from dealwatch.settings import load_settings
+from indexer import node
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def second_node(es_node):
+    """Settings for a second, throw-away node: own ports and directory, same cached distribution."""
+    base = es_node
+    es_dir = base.data_dir / f"test-node-{uuid.uuid4().hex[:8]}"
+    s = base.replace(es_port=free_port(), es_transport_port=free_port(), es_dir=es_dir, es_heap="256m")
+    yield s
+    node.stop(s)
+    shutil.rmtree(es_dir, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_second_start_reuses_the_cached_distribution_and_stop_stops(second_node):
+    s = second_node
+    assert (s.es_home / "bin" / "elasticsearch").exists(), "the session node already unpacked the distribution"
+    before = os.stat(s.es_home).st_mtime_ns
+    st = node.start(s)
+    assert st.running and st.health in ("green", "yellow")
+    assert st.version == s.es_version
+    assert os.stat(s.es_home).st_mtime_ns == before, "start must not download or unpack again"
+    assert node.status(s).running
+    assert node.stop(s) is True
+    after = node.status(s)
+    assert not after.running and "not running" in after.describe()
+    assert node.stop(s) is False
+
+
+def test_status_of_a_node_that_never_ran_says_so(tmp_path):
+    s = load_settings(env={}, data_dir=tmp_path, es_port=free_port())
+    st = node.status(s)
+    assert not st.running
+    assert "not running" in st.describe()
+
+
+def test_a_missing_jdk_is_reported_with_what_was_tried(tmp_path, monkeypatch):
+    fake = tmp_path / "jdk-17"
+    (fake / "bin").mkdir(parents=True)
+    (fake / "bin" / "java").write_text("#!/bin/sh\necho 'openjdk version \"17.0.1\"' >&2\n")
+    (fake / "bin" / "java").chmod(0o755)
+    monkeypatch.setenv("ES_JAVA_HOME", str(fake))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(node, "Path", _NoJvmPath)
+    s = load_settings(env={}, data_dir=tmp_path)
+    with pytest.raises(node.NodeError) as err:
+        node.find_java(s)
+    assert "JDK >= 21" in str(err.value) and "Java 17" in str(err.value)
+
+
+class _NoJvmPath(type(node.Path())):
+    """Path whose /usr/lib/jvm does not exist, so only the environment's JDK is considered."""
+
+    def is_dir(self):
+        return False if str(self) == "/usr/lib/jvm" else super().is_dir()
+
+
+def test_settings_come_from_the_environment(tmp_path):
+    s = load_settings(env={"DEALWATCH_ES_PORT": "9333", "DEALWATCH_DATA_DIR": str(tmp_path)})
+    assert s.es_port == 9333 and s.data_dir == tmp_path
+    assert s.effective_es_url == "http://127.0.0.1:9333"
+    with pytest.raises(ValueError, match="DEALWATCH_ES_PORT"):
+        load_settings(env={"DEALWATCH_ES_PORT": "lots"})
