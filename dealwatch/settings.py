@@ -81,6 +81,15 @@ class Settings:
     extract_workers: int = 0        # 0: one extraction process per core
     revisit_days: float = 3.0
 
+    # --- crawl jobs and the scheduler (crawler/jobs.py, crawler/schedule.py) -------
+    crawl_time_limit: float = 3600.0     # seconds; a source's own time_limit wins
+    crawl_stop_grace: float = 20.0       # seconds between SIGTERM and SIGKILL of a crawl
+    crawl_parallelism: int = 2           # `dealwatch crawl`: sources crawled at the same time
+    scheduler_db_url: str = ""           # SQLAlchemy URL of the job store; default SQLite in data_dir
+    scheduler_jitter: float = 60.0       # seconds of random delay added to each scheduled run
+    scheduler_misfire_grace: float = 900.0  # a run missed by at most this many seconds still runs (once)
+    scheduler_max_crawls: int = 4        # crawls the scheduler runs at the same time (different sources)
+
     # --- analysis ----------------------------------------------------------------
     relevance_threshold: float = 0.5
 
@@ -136,6 +145,11 @@ class Settings:
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def scheduler_url(self) -> str:
+        """The scheduler's job store: ``scheduler_db_url`` or SQLite under the data directory."""
+        return self.scheduler_db_url or f"sqlite:///{self.data_dir / 'scheduler.sqlite'}"
 
     @property
     def articles_alias(self) -> str:
