@@ -1,0 +1,141 @@
+"""Export every match of a search, streamed: point-in-time + search_after, constant memory.
+
+The same :class:`indexer.query.SearchRequest` that drives a results page drives the export,
+so the CSV from the web page, from ``/api/export.csv`` and from ``dealwatch export`` hold the
+same rows, and their number equals the search's total. Rows are produced page by page from a
+point in time (a consistent view of the index while it changes), so memory does not grow with
+the number of rows and the first bytes leave before the last page is read.
+
+Formats: CSV (UTF-8, optional BOM for Excel, cells that a spreadsheet would run as a formula
+neutralised) and JSON Lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from dataclasses import replace
+from typing import Any, Iterator
+
+from elasticsearch import Elasticsearch
+
+from dealwatch.settings import Settings
+from indexer import query as q
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("published_at", "title", "source", "url", "lang", "relevance", "entities", "author", "snippet",
+           "cluster_id")
+EXPORT_SOURCE = ["id", "published_at", "title", "source", "url", "lang", "relevance_score", "entity_names",
+                 "authors", "description", "cluster_id"]
+PAGE_SIZE = 1000
+PIT_KEEP_ALIVE = "2m"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """A cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def scan(es: Elasticsearch, settings: Settings, req: q.SearchRequest, page_size: int = PAGE_SIZE,
+         snippet_size: int = 240) -> Iterator[dict[str, Any]]:
+    """Every matching hit (no collapsing, newest first), read through a point in time."""
+    req = replace(req, page=1, size=1)
+    q.parse_query(req.q)  # raise QuerySyntaxError before anything is opened
+    query = q.build_query(req)
+    highlight = q.highlight_spec(req, fragment_size=snippet_size, fragments=1)
+    highlight["fields"].pop("title")
+    pit = es.open_point_in_time(index=settings.articles_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
+    try:
+        search_after = None
+        while True:
+            body: dict[str, Any] = {
+                "size": page_size, "query": query, "_source": EXPORT_SOURCE, "highlight": highlight,
+                "pit": {"id": pit, "keep_alive": PIT_KEEP_ALIVE},
+                "sort": [{"published_at": {"order": "desc", "missing": "_last"}}, {"_shard_doc": "asc"}],
+                "track_total_hits": False,
+            }
+            if search_after is not None:
+                body["search_after"] = search_after
+            resp = es.search(**body)
+            pit = resp.get("pit_id", pit)
+            hits = resp["hits"]["hits"]
+            for h in hits:
+                yield h
+            if len(hits) < page_size:
+                return
+            search_after = hits[-1]["sort"]
+    finally:
+        try:
+            es.close_point_in_time(id=pit)
+        except Exception as exc:  # noqa: BLE001 - the export is complete; a stale PIT expires by itself
+            log.warning("could not close point in time: %s", exc)
+
+
+def row_of(hit: dict[str, Any]) -> dict[str, str]:
+    """One export row (all values as text) from a hit."""
+    src = hit.get("_source", {})
+    frags = (hit.get("highlight") or {}).get("text") or []
+    snippet = q.strip_highlight(frags[0]) if frags else (src.get("description") or "")
+    score = src.get("relevance_score")
+    return {
+        "published_at": src.get("published_at") or "",
+        "title": src.get("title") or "",
+        "source": src.get("source") or "",
+        "url": src.get("url") or "",
+        "lang": src.get("lang") or "",
+        "relevance": "" if score is None else f"{score:.3f}",
+        "entities": "; ".join(src.get("entity_names") or []),
+        "author": "; ".join(src.get("authors") or []),
+        "snippet": " ".join(snippet.split()),
+        "cluster_id": src.get("cluster_id") or "",
+    }
+
+
+def rows(es: Elasticsearch, settings: Settings, req: q.SearchRequest) -> Iterator[dict[str, str]]:
+    for hit in scan(es, settings, req):
+        yield row_of(hit)
+
+
+def csv_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest, bom: bool = False,
+               rows_per_chunk: int = 200) -> Iterator[str]:
+    """The CSV as text chunks: header first (so the first bytes leave at once), then rows."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    if bom:
+        buf.write("\ufeff")
+    writer.writerow(COLUMNS)
+    yield buf.getvalue()
+    buf.seek(0)
+    buf.truncate()
+    n = 0
+    for row in rows(es, settings, req):
+        writer.writerow([neutralise(row[c]) for c in COLUMNS])
+        n += 1
+        if n % rows_per_chunk == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    if buf.tell():
+        yield buf.getvalue()
+
+
+def jsonl_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest,
+                 rows_per_chunk: int = 200) -> Iterator[str]:
+    """JSON Lines: one object per article, the CSV's columns plus the article id."""
+    lines: list[str] = []
+    for hit in scan(es, settings, req):
+        row: dict[str, Any] = {"id": hit.get("_source", {}).get("id") or hit["_id"], **row_of(hit)}
+        src = hit.get("_source", {})
+        row["relevance"] = src.get("relevance_score")
+        row["entities"] = src.get("entity_names") or []
+        row["author"] = src.get("authors") or []
+        lines.append(json.dumps(row, ensure_ascii=False))
+        if len(lines) >= rows_per_chunk:
+            yield "\n".join(lines) + "\n"
+            lines = []
+    if lines:
+        yield "\n".join(lines) + "\n"

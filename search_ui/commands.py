@@ -1,0 +1,163 @@
+"""Commands of the search face: `dealwatch search`, `dealwatch serve`, `dealwatch export`.
+
+They parse options into the same :class:`indexer.query.SearchRequest` the web app builds from
+a URL, so a search on the terminal, on the page and in an export give the same articles.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from dealwatch.settings import get_settings
+from indexer import query as q
+
+
+def _filter_options(fn):
+    """The search filters, shared by `search` and `export` (same names as the URL parameters)."""
+    opts = [
+        click.option("--entity", "entities", multiple=True, help="Entity id (repeat: all must be mentioned)."),
+        click.option("--type", "entity_types", multiple=True, help="Entity type (repeat: any of)."),
+        click.option("--source", "sources", multiple=True, help="Source name (repeat: any of)."),
+        click.option("--lang", "langs", multiple=True, help="Language code, e.g. en, pl (repeat: any of)."),
+        click.option("--from", "date_from", default="", help="Published on or after (YYYY-MM-DD)."),
+        click.option("--to", "date_to", default="", help="Published on or before (YYYY-MM-DD)."),
+        click.option("--all", "all_articles", is_flag=True, help="Include articles judged not relevant."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _request(query: str, entities, entity_types, sources, langs, date_from, date_to, all_articles,
+             sort: str = "", size: int = 10) -> q.SearchRequest:
+    params: list[tuple[str, str]] = [("q", query), ("from", date_from), ("to", date_to),
+                                     ("relevant", "0" if all_articles else "1"), ("sort", sort), ("size", str(size))]
+    params += [("entity", e) for e in entities] + [("type", t) for t in entity_types]
+    params += [("source", s) for s in sources] + [("lang", x) for x in langs]
+    return q.request_from_params(params)
+
+
+def _fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+def _terminal_highlight(text: str) -> str:
+    return text.replace(q.HL_PRE, "\x1b[1;33m").replace(q.HL_POST, "\x1b[0m") if sys.stdout.isatty() \
+        else text.replace(q.HL_PRE, "[").replace(q.HL_POST, "]")
+
+
+@click.command("search")
+@click.argument("query", required=False, default="")
+@_filter_options
+@click.option("-n", "--limit", default=10, show_default=True, help="How many hits to print.")
+@click.option("--sort", type=click.Choice(q.SORTS), default=None, help="Default: relevance with a query, else newest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer instead.")
+def search_command(query, entities, entity_types, sources, langs, date_from, date_to, all_articles, limit, sort,
+                   as_json):
+    """Full-text search of the archive: top hits and the total count.
+
+    QUERY uses the search syntax: words (all must match), OR, NOT or -word, "a phrase",
+    prefix*, and title: source: author: lang: entity: fields. Example:
+
+        dealwatch search 'facebook (bank OR banki) -google' --lang pl
+    """
+    import json
+
+    from indexer.client import make_client
+
+    settings = get_settings()
+    try:
+        req = _request(query, entities, entity_types, sources, langs, date_from, date_to, all_articles,
+                       sort or "", max(1, min(limit, settings.ui_max_page_size)))
+        result = q.search(make_client(settings), settings, req, facets=as_json)
+    except q.QueryError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        return
+    shown = "relevant articles" if req.relevant_only else "articles"
+    noun = shown if result.total != 1 else shown[:-1]
+    click.echo(f"{result.total} {noun} found"
+               + (f" (showing {len(result.hits)})" if result.total > len(result.hits) else ""))
+    for i, h in enumerate(result.hits, 1):
+        date = (h.published_at or "")[:10] or "no date"
+        click.echo("")
+        click.secho(f"{i}. {q.strip_highlight(h.title_hl)}", bold=True)
+        extra = f" · +{h.similar_count} similar" if h.similar_count else ""
+        click.echo(f"   {h.source} · {date} · {h.lang or '?'}{extra}")
+        click.echo(f"   {h.url}")
+        snippet = " ".join(h.snippet_hl.split())
+        if snippet:
+            click.echo(f"   {_terminal_highlight(snippet[:400])}")
+    if not req.relevant_only or result.total:
+        return
+    click.echo("(only relevant articles are searched; add --all to search everything)")
+
+
+@click.command("export")
+@click.argument("query", required=False, default="")
+@_filter_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="Default: from the file's extension, else csv.")
+@click.option("--bom", is_flag=True, help="Start the CSV with a byte order mark (for Excel).")
+def export_command(query, entities, entity_types, sources, langs, date_from, date_to, all_articles, output, fmt,
+                   bom):
+    """Export ALL articles matching QUERY and the filters as CSV or JSON Lines (streamed, no limit)."""
+    from indexer import export
+    from indexer.client import make_client
+
+    settings = get_settings()
+    fmt = fmt or ("jsonl" if output and output.suffix in (".jsonl", ".ndjson") else "csv")
+    try:
+        req = _request(query, entities, entity_types, sources, langs, date_from, date_to, all_articles)
+        q.parse_query(req.q)
+        es = make_client(settings)
+        chunks = export.csv_chunks(es, settings, req, bom=bom) if fmt == "csv" \
+            else export.jsonl_chunks(es, settings, req)
+        started = time.monotonic()
+        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+        n = 0
+        try:
+            for chunk in chunks:
+                out.write(chunk)
+                n += chunk.count("\n") if fmt == "jsonl" else 0
+        finally:
+            if output:
+                out.close()
+    except q.QueryError as exc:
+        _fail(str(exc))
+        return
+    if output:
+        if fmt == "csv":
+            with open(output, encoding="utf-8-sig", newline="") as fh:
+                import csv
+                n = sum(1 for _ in csv.reader(fh)) - 1
+        click.echo(f"{n} rows written to {output} in {time.monotonic() - started:.1f}s", err=True)
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Default: settings ui_host (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default: settings ui_port (8000).")
+@click.option("--reload", is_flag=True, help="Reload on code changes (development).")
+def serve_command(host, port, reload):
+    """Run the web UI and JSON API (search, articles, entities, sources, exports, Atom feeds)."""
+    import uvicorn
+
+    settings = get_settings()
+    host = host or settings.ui_host
+    port = port or settings.ui_port
+    click.echo(f"DealWatch search at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    if settings.ui_token:
+        click.echo("access requires the token from DEALWATCH_UI_TOKEN")
+    uvicorn.run("search_ui.app:create_app", factory=True, host=host, port=port, reload=reload, log_level="info")
+
+
+COMMANDS = [search_command, serve_command, export_command]
