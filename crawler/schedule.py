@@ -1,0 +1,289 @@
+"""The scheduler daemon (``dealwatch schedule``): one APScheduler job per source.
+
+* APScheduler 3.x ``BackgroundScheduler``; the calling thread waits for SIGTERM/SIGINT.
+* Job store: ``SQLAlchemyJobStore`` at ``settings.scheduler_url`` (SQLite file
+  ``<data_dir>/scheduler.sqlite`` by default, any SQLAlchemy URL via
+  ``DEALWATCH_SCHEDULER_DB_URL``). Job ids are source names. On start the jobs are synced
+  with the sources YAML: an unchanged job keeps its stored next run time (a restart neither
+  runs it again nor postpones it), a changed schedule replaces the job, a source that left
+  the YAML loses its job. A run missed while the daemon was down runs once if it is at most
+  ``scheduler_misfire_grace`` seconds late (``coalesce=True``).
+* ``max_instances=1`` per job, and the per-source lock in :mod:`crawler.jobs` also keeps
+  ``dealwatch crawl`` and a second daemon from overlapping with it.
+* Each job calls :func:`crawler.jobs.run_source`: the crawl runs in its own process.
+* SIGTERM/SIGINT: no new runs start; running crawls get SIGTERM (Scrapy stops and keeps its
+  JOBDIR, so the next run resumes) and the daemon waits for them. SIGHUP re-reads the YAML.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from dealwatch.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "dealwatch_scheduler_jobs"
+
+_active: BackgroundScheduler | None = None   # the scheduler of this process (next run times for records)
+
+
+class ScheduleError(ValueError):
+    pass
+
+
+# --- triggers ---------------------------------------------------------------------------
+
+_CRON_FIELDS = re.compile(r"^\S+(\s+\S+){4}$")
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if hasattr(value, "total_seconds"):
+        return float(value.total_seconds())
+    from crawler.sources import parse_duration
+    parsed = parse_duration(str(value))
+    return float(parsed.total_seconds() if hasattr(parsed, "total_seconds") else parsed)
+
+
+def trigger_for(schedule: Any, jitter: float | None = None):
+    """A trigger from a source's schedule.
+
+    Accepted: a duration ("30m", "every 2h", "interval 45s", a number of seconds, a
+    timedelta) for an interval; a crontab line ("*/30 * * * *", optionally "cron: ...") for
+    cron (UTC); or a mapping ``{"interval": ...}`` / ``{"cron": ...}``.
+    """
+    jitter_s = int(jitter) if jitter else None
+    if isinstance(schedule, dict):
+        if "cron" in schedule:
+            return trigger_for("cron: " + str(schedule["cron"]), schedule.get("jitter", jitter))
+        if "interval" in schedule:
+            return trigger_for(schedule["interval"], schedule.get("jitter", jitter))
+        raise ScheduleError(f"schedule {schedule!r}: expected an 'interval' or a 'cron' key")
+    kind = getattr(schedule, "kind", None)   # a parsed schedule object from crawler.sources
+    if kind in ("cron", "interval"):
+        value = getattr(schedule, "cron", None) if kind == "cron" else getattr(schedule, "interval", None)
+        if value is None:
+            value = getattr(schedule, "value", None)
+        return trigger_for({kind: value}, jitter)
+    if isinstance(schedule, str):
+        text = schedule.strip()
+        low = text.lower()
+        if low.startswith("cron:") or low.startswith("cron "):
+            text = text[5:].strip()
+            return _cron(text, jitter_s, schedule)
+        if _CRON_FIELDS.match(text):
+            return _cron(text, jitter_s, schedule)
+        for prefix in ("every ", "interval:", "interval "):
+            if low.startswith(prefix):
+                text = text[len(prefix):].strip()
+                break
+        schedule = text
+    try:
+        seconds = _seconds(schedule)
+    except (ValueError, TypeError) as exc:
+        raise ScheduleError(f"schedule {schedule!r} is neither a duration nor a crontab line: {exc}") from exc
+    if seconds <= 0:
+        raise ScheduleError(f"schedule {schedule!r}: the interval must be positive")
+    return IntervalTrigger(seconds=seconds, jitter=jitter_s, timezone=timezone.utc)
+
+
+def _cron(text: str, jitter_s: int | None, original: Any):
+    try:
+        return CronTrigger.from_crontab(text, timezone=timezone.utc) if jitter_s is None else \
+            _with_jitter(CronTrigger.from_crontab(text, timezone=timezone.utc), jitter_s)
+    except ValueError as exc:
+        raise ScheduleError(f"schedule {original!r}: invalid crontab line: {exc}") from exc
+
+
+def _with_jitter(trigger: CronTrigger, jitter_s: int) -> CronTrigger:
+    trigger.jitter = jitter_s
+    return trigger
+
+
+def _signature(trigger) -> str:
+    return f"{trigger}|jitter={getattr(trigger, 'jitter', None)}"
+
+
+# --- the scheduler ----------------------------------------------------------------------
+
+def make_scheduler(settings: Settings) -> BackgroundScheduler:
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=settings.scheduler_url, tablename=JOBS_TABLE)},
+        executors={"default": ThreadPoolExecutor(max_workers=max(1, settings.scheduler_max_crawls))},
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": int(settings.scheduler_misfire_grace)},
+        timezone=timezone.utc,
+    )
+
+
+def run_scheduled_crawl(source_name: str, sources_file: str | None = None) -> str:
+    """The job every source's schedule calls (module-level: the job store keeps a reference)."""
+    from crawler.jobs import run_source
+    from crawler.sources import load_sources
+    settings = get_settings()
+    path = sources_file or str(settings.sources_file)
+    matches = [s for s in load_sources(path) if s.name == source_name]
+    if not matches:
+        log.error("scheduled source %s is no longer in %s; skipping (restart or SIGHUP the scheduler to drop it)",
+                  source_name, path)
+        return "missing"
+
+    def next_run() -> datetime | None:
+        job = _active.get_job(source_name) if _active else None
+        return job.next_run_time if job else None
+
+    record = run_source(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
+    return record.status
+
+
+def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Settings,
+              sources_file: str | Path | None = None, default_schedule: Any = None) -> dict[str, list[str]]:
+    """Make the job store hold exactly one job per source, keeping unchanged jobs' next run times."""
+    changes: dict[str, list[str]] = {"added": [], "replaced": [], "kept": [], "removed": []}
+    wanted = {}
+    for source in sources:
+        schedule = getattr(source, "schedule", None) or default_schedule
+        if not schedule:
+            raise ScheduleError(f"source {source.name} has no schedule and there is no defaults.schedule")
+        jitter = getattr(source, "jitter", None)
+        wanted[source.name] = trigger_for(schedule, settings.scheduler_jitter if jitter is None else _seconds(jitter))
+    args = [None, str(sources_file) if sources_file else None]
+    for name, trigger in wanted.items():
+        job_args = [name, args[1]]
+        existing = scheduler.get_job(name)
+        if existing is not None and _signature(existing.trigger) == _signature(trigger) \
+                and list(existing.args) == job_args:
+            changes["kept"].append(name)
+            continue
+        scheduler.add_job(run_scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
+                          replace_existing=True)
+        changes["replaced" if existing is not None else "added"].append(name)
+    for job in scheduler.get_jobs():
+        if job.id not in wanted:
+            scheduler.remove_job(job.id)
+            changes["removed"].append(job.id)
+    return changes
+
+
+def load_schedule_sources(settings: Settings, sources_file: str | Path | None) -> tuple[list[Any], Any]:
+    """The sources of the YAML and its ``defaults.schedule`` (if the loader does not apply it)."""
+    import yaml
+
+    from crawler.sources import load_sources
+    path = Path(sources_file or settings.sources_file)
+    sources = load_sources(path)
+    with open(path, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh) or {}
+    default = (raw.get("defaults") or {}).get("schedule") if isinstance(raw, dict) else None
+    return sources, default
+
+
+def start(settings: Settings, sources_file: str | Path | None = None) -> BackgroundScheduler:
+    """Start the scheduler (in background threads) with its jobs synced to the sources YAML."""
+    global _active
+    sources, default = load_schedule_sources(settings, sources_file)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    scheduler = make_scheduler(settings)
+    scheduler.start(paused=True)
+    try:
+        changes = sync_jobs(scheduler, sources, settings, sources_file, default)
+    except BaseException:
+        scheduler.shutdown(wait=False)
+        raise
+    log.info("scheduler: %s", ", ".join(f"{k} {len(v)}" for k, v in changes.items()))
+    for job in scheduler.get_jobs():
+        log.info("  %-28s next run %s  (%s)", job.id, _fmt(job.next_run_time), job.trigger)
+    _active = scheduler
+    scheduler.resume()
+    return scheduler
+
+
+def stop(scheduler: BackgroundScheduler) -> None:
+    """Stop cleanly: no new runs, running crawls stopped resumably, wait for them."""
+    global _active
+    from crawler.jobs import stop_running_crawls
+    scheduler.pause()
+    stopped = stop_running_crawls()
+    if stopped:
+        log.info("waiting for %d running crawl(s) to stop", stopped)
+    scheduler.shutdown(wait=True)
+    if _active is scheduler:
+        _active = None
+
+
+def run_daemon(settings: Settings, sources_file: str | Path | None = None,
+               stop_event: threading.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop_event``); SIGHUP re-reads the sources YAML."""
+    stop_event = stop_event or threading.Event()
+    reload_event = threading.Event()
+    scheduler = start(settings, sources_file)
+
+    def on_stop(signum, _frame):
+        log.info("received %s: stopping the scheduler", signal.Signals(signum).name)
+        stop_event.set()
+
+    def on_reload(_signum, _frame):
+        reload_event.set()
+        stop_event.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_reload)):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        while True:
+            stop_event.wait()
+            if reload_event.is_set():
+                reload_event.clear()
+                stop_event.clear()
+                sources, default = load_schedule_sources(settings, sources_file)
+                log.info("reloaded sources: %s", sync_jobs(scheduler, sources, settings, sources_file, default))
+                continue
+            break
+    finally:
+        stop(scheduler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --- reading the job store without running it (dealwatch status) ------------------------
+
+def next_run_times(settings: Settings) -> dict[str, datetime | None]:
+    """Job id (source name) -> next run time, read from the job store; {} when there is none."""
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = settings.scheduler_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return {}
+    try:
+        engine = create_engine(url)
+        try:
+            if not inspect(engine).has_table(JOBS_TABLE):
+                return {}
+            with engine.connect() as conn:
+                rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOBS_TABLE}")).all()
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        log.warning("could not read the scheduler's job store %s: %s", url, exc)
+        return {}
+    return {row[0]: datetime.fromtimestamp(row[1], timezone.utc) if row[1] is not None else None for row in rows}
+
+
+def _fmt(when: datetime | None) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if when else "paused"
