@@ -73,12 +73,8 @@ def trigger_for(schedule: Any, jitter: float | None = None):
         if "interval" in schedule:
             return trigger_for(schedule["interval"], schedule.get("jitter", jitter))
         raise ScheduleError(f"schedule {schedule!r}: expected an 'interval' or a 'cron' key")
-    kind = getattr(schedule, "kind", None)   # a parsed schedule object from crawler.sources
-    if kind in ("cron", "interval"):
-        value = getattr(schedule, "cron", None) if kind == "cron" else getattr(schedule, "interval", None)
-        if value is None:
-            value = getattr(schedule, "value", None)
-        return trigger_for({kind: value}, jitter)
+    if hasattr(schedule, "as_dict"):   # crawler.sources.Schedule (interval seconds or cron)
+        return trigger_for(schedule.as_dict(), jitter)
     if isinstance(schedule, str):
         text = schedule.strip()
         low = text.lower()
