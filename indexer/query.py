@@ -838,3 +838,176 @@ def histogram(es: Elasticsearch, settings: Settings, req: SearchRequest) -> tupl
     buckets = [Bucket(_parse_es_date(b["key"]), b["matches"]["doc_count"], b["doc_count"])
                for b in resp["aggregations"]["over_time"]["buckets"]]
     return interval, buckets
+
+
+# ---------------------------------------------------------------------------------------
+# Articles, entities, sources: the data behind the other pages and API endpoints
+# ---------------------------------------------------------------------------------------
+
+def get_article(es: Elasticsearch, settings: Settings, doc_id: str) -> dict[str, Any] | None:
+    """The stored document with its earlier versions and the other copies of its cluster."""
+    from indexer import store
+
+    doc = store.get_document(es, settings, doc_id)
+    if doc is None:
+        return None
+    doc = dict(doc)
+    doc.setdefault("id", doc_id)
+    doc["versions"] = store.get_versions(es, settings, doc_id)
+    doc["cluster_copies"] = []
+    if doc.get("cluster_id"):
+        resp = es.search(index=settings.articles_alias, size=50,
+                         query={"bool": {"filter": [{"term": {"cluster_id": doc["cluster_id"]}}],
+                                         "must_not": [{"ids": {"values": [doc_id]}}]}},
+                         sort=[{"published_at": {"order": "asc", "missing": "_last"}}],
+                         _source=["id", "title", "source", "url", "published_at", "lang"])
+        doc["cluster_copies"] = [{**h["_source"], "id": h["_source"].get("id") or h["_id"]}
+                                 for h in resp["hits"]["hits"]]
+    return doc
+
+
+def watchlist(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Watchlist entities by id ({id, name, type, aliases}); empty when the file or loader is absent."""
+    entries: list[Any] = []
+    try:
+        from indexer.enrich import entities as ent_mod  # the enrichment engineer's loader
+        loader = getattr(ent_mod, "load_watchlist", None)
+        if loader is not None:
+            entries = list(loader(settings.watchlist_file))
+    except ImportError:
+        loader = None
+    if not entries and settings.watchlist_file.exists():
+        import yaml
+        data = yaml.safe_load(settings.watchlist_file.read_text(encoding="utf-8")) or {}
+        entries = data.get("entities", data) if isinstance(data, dict) else data
+    out: dict[str, dict[str, Any]] = {}
+    for e in entries or []:
+        d = e if isinstance(e, dict) else {k: getattr(e, k, None) for k in ("id", "name", "type", "aliases")}
+        if d.get("id"):
+            out[str(d["id"])] = {"id": str(d["id"]), "name": d.get("name") or d["id"], "type": d.get("type") or "",
+                                 "aliases": list(d.get("aliases") or [])}
+    return out
+
+
+def entity_list(es: Elasticsearch, settings: Settings, prefix: str = "", limit: int = 500,
+                relevant_only: bool = False) -> list[dict[str, Any]]:
+    """Entities with the number of articles mentioning them (watchlist entries with none too),
+    most mentioned first; ``prefix`` filters by the start of the id, name, an alias or a word of them."""
+    query = {"term": {"relevant": True}} if relevant_only else {"match_all": {}}
+    resp = es.search(index=settings.articles_alias, size=0, query=query, aggs={
+        "ids": {"terms": {"field": "entity_ids", "size": 2000},
+                "aggs": {"name": {"terms": {"field": "entity_names", "size": 1}},
+                         "type": {"terms": {"field": "entity_types", "size": 1}},
+                         "relevant": {"filter": {"term": {"relevant": True}}}}}})
+    known = watchlist(settings)
+    out: dict[str, dict[str, Any]] = {}
+    for b in resp["aggregations"]["ids"]["buckets"]:
+        w = known.get(b["key"], {})
+        out[b["key"]] = {"id": b["key"], "name": w.get("name") or (b["name"]["buckets"] or [{"key": b["key"]}])[0]["key"],
+                         "type": w.get("type") or (b["type"]["buckets"] or [{"key": ""}])[0]["key"],
+                         "aliases": w.get("aliases", []), "articles": b["doc_count"],
+                         "relevant_articles": b["relevant"]["doc_count"]}
+    for eid, w in known.items():
+        out.setdefault(eid, {**w, "articles": 0, "relevant_articles": 0})
+    items = list(out.values())
+    p = prefix.strip().lower()
+    if p:
+        def matches(e: dict[str, Any]) -> bool:
+            names = [e["id"], e["name"], *e.get("aliases", [])]
+            return any(n.lower().startswith(p) or any(w.startswith(p) for w in n.lower().split()) for n in names)
+        items = [e for e in items if matches(e)]
+    items.sort(key=lambda e: (-e["articles"], e["name"].lower()))
+    return items[:limit]
+
+
+def entity_detail(es: Elasticsearch, settings: Settings, entity_id: str, latest: int = 10) -> dict[str, Any] | None:
+    """One entity: article counts, mentions over time, top co-mentioned entities, latest relevant articles."""
+    mentions = {"term": {"entity_ids": entity_id}}
+    resp = es.search(index=settings.articles_alias, size=0, query=mentions, aggs={
+        "relevant": {"filter": {"term": {"relevant": True}}},
+        "name": {"terms": {"field": "entity_names", "size": 50}},
+        "co": {"terms": {"field": "entity_ids", "size": 16, "exclude": [entity_id]},
+               "aggs": {"name": {"terms": {"field": "entity_names", "size": 1}}}},
+        "sources": {"terms": {"field": "source", "size": 20}},
+    })
+    total = resp["hits"]["total"]["value"]
+    known = watchlist(settings).get(entity_id)
+    if total == 0 and known is None:
+        return None
+    a = resp["aggregations"]
+    req = SearchRequest(entities=(entity_id,), relevant_only=False)
+    interval, buckets = histogram(es, settings, req)
+    latest_req = SearchRequest(entities=(entity_id,), relevant_only=True, sort="newest", size=latest)
+    latest_hits = search(es, settings, latest_req, facets=False, collapse=False).hits
+    names = {}
+    for b in a["co"]["buckets"]:
+        names[b["key"]] = (b["name"]["buckets"] or [{"key": b["key"]}])[0]["key"]
+    fallback_name = entity_id
+    # the entity's own name: the most frequent name on documents that carry it alone would be
+    # ideal; the watchlist decides when present
+    if known:
+        fallback_name = known["name"]
+    return {
+        "id": entity_id, "name": fallback_name, "type": (known or {}).get("type", ""),
+        "aliases": (known or {}).get("aliases", []), "articles": total,
+        "relevant_articles": a["relevant"]["doc_count"], "interval": interval, "over_time": buckets,
+        "co_mentioned": [{"id": b["key"], "name": names[b["key"]], "articles": b["doc_count"]}
+                         for b in a["co"]["buckets"]],
+        "sources": [{"source": b["key"], "articles": b["doc_count"]} for b in a["sources"]["buckets"]],
+        "latest": latest_hits,
+    }
+
+
+def sources_overview(es: Elasticsearch, settings: Settings, runs_per_source: int = 5) -> list[dict[str, Any]]:
+    """Per source: articles archived (and relevant), newest article, last runs and next run when recorded."""
+    configured: dict[str, Any] = {}
+    try:
+        from crawler.sources import load_sources
+        for path in (settings.sources_file, settings.demo_sources_file):
+            if path.exists():
+                for src in load_sources(path):
+                    configured.setdefault(src.name, src)
+    except ImportError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - a broken sources file must not take the page down
+        log.warning("could not read the sources files: %s", exc)
+    resp = es.search(index=settings.articles_alias, size=0, aggs={"by_source": {
+        "terms": {"field": "source", "size": 1000},
+        "aggs": {"relevant": {"filter": {"term": {"relevant": True}}},
+                 "newest": {"max": {"field": "published_at"}}, "crawled": {"max": {"field": "crawled_at"}}}}})
+    archived = {b["key"]: b for b in resp["aggregations"]["by_source"]["buckets"]}
+    summaries: dict[str, Any] = {}
+    runs_of: dict[str, list] = {}
+    try:
+        from indexer import runs as runs_mod
+    except ImportError:
+        runs_mod = None
+    if runs_mod is not None and es.indices.exists(index=settings.runs_index):
+        summaries = runs_mod.source_summaries(es, settings)
+        for name in summaries:
+            runs_of[name] = runs_mod.last_runs(es, settings, source=name, n=runs_per_source)
+    out = []
+    for name in sorted(set(configured) | set(archived) | set(summaries)):
+        b = archived.get(name)
+        src = configured.get(name)
+        summ = summaries.get(name)
+        schedule = ""
+        if src is not None and getattr(src, "schedule", None) is not None:
+            sch = src.schedule
+            schedule = f"every {sch.interval / 60:g} min" if sch.interval else f"cron {sch.cron}"
+        out.append({
+            "source": name, "configured": src is not None, "homepage": getattr(src, "homepage", "") or "",
+            "schedule": schedule,
+            "articles": b["doc_count"] if b else 0, "relevant_articles": b["relevant"]["doc_count"] if b else 0,
+            "newest_article": _parse_es_date(b["newest"].get("value")) if b else None,
+            "last_crawled": _parse_es_date(b["crawled"].get("value")) if b else None,
+            "runs": runs_of.get(name, []),
+            "runs_total": getattr(summ, "runs", 0) if summ else 0,
+            "last_error": getattr(summ, "last_error", "") if summ else "",
+            "next_run_at": getattr(summ, "next_run_at", None) if summ else None,
+        })
+    return out
+
+
+def archive_total(es: Elasticsearch, settings: Settings) -> int:
+    return es.count(index=settings.articles_alias)["count"]

@@ -1,0 +1,132 @@
+"""Presentation helpers: turn query answers into safe HTML pieces (chart, diff, marked text).
+
+Every function here escapes crawled text before adding its own markup, so templates may
+mark their output ``|safe``. Nothing here talks to Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+from datetime import datetime
+from typing import Any, Iterable
+
+from markupsafe import Markup
+
+from indexer.query import Bucket, highlight_to_html
+
+__all__ = ["highlight_html", "chart_svg", "text_with_evidence", "version_diffs", "fmt_date", "bucket_label"]
+
+
+def highlight_html(text: str) -> Markup:
+    return Markup(highlight_to_html(text))
+
+
+def fmt_date(value: Any, with_time: bool = False) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value[:16]
+    return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+
+
+_LABELS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%Y-%m",
+           "year": "%Y"}
+
+
+def bucket_label(start: datetime, interval: str) -> str:
+    return start.strftime(_LABELS.get(interval, "%Y-%m-%d"))
+
+
+def chart_svg(buckets: list[Bucket], interval: str, width: int = 720, height: int = 160) -> Markup:
+    """Bars: matches per interval; line: share of all archived articles. Tooltips give both numbers."""
+    if not buckets:
+        return Markup("")
+    pad_l, pad_b, pad_t = 36, 20, 10
+    plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
+    peak = max(b.count for b in buckets) or 1
+    n = len(buckets)
+    bw = plot_w / n
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+             f'aria-label="Matches per {html.escape(interval)}">',
+             f'<text x="2" y="{pad_t + 8}" class="axis">{peak}</text>',
+             f'<text x="2" y="{pad_t + plot_h}" class="axis">0</text>',
+             f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" class="base"/>']
+    points = []
+    for i, b in enumerate(buckets):
+        h = plot_h * b.count / peak
+        x = pad_l + i * bw
+        label = html.escape(f"{bucket_label(b.start, interval)}: {b.count} matching of {b.total} archived "
+                            f"({b.share:.0%})")
+        parts.append(f'<rect class="bar" x="{x + 0.5:.1f}" y="{pad_t + plot_h - h:.1f}" width="{max(bw - 1, 1):.1f}" '
+                     f'height="{h:.1f}"><title>{label}</title></rect>')
+        points.append(f"{x + bw / 2:.1f},{pad_t + plot_h - plot_h * b.share:.1f}")
+    if n > 1:
+        parts.append(f'<polyline class="share" points="{" ".join(points)}"><title>share of all archived articles'
+                     f'</title></polyline>')
+    first, last = bucket_label(buckets[0].start, interval), bucket_label(buckets[-1].start, interval)
+    parts.append(f'<text x="{pad_l}" y="{height - 4}" class="axis">{html.escape(first)}</text>')
+    parts.append(f'<text x="{width - 8}" y="{height - 4}" class="axis" text-anchor="end">{html.escape(last)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _evidence_list(evidence: Any) -> list[str]:
+    if not evidence:
+        return []
+    if isinstance(evidence, str):
+        return [evidence]
+    out = []
+    for e in evidence:
+        if isinstance(e, str):
+            out.append(e)
+        elif isinstance(e, dict) and e.get("sentence") or isinstance(e, dict) and e.get("text"):
+            out.append(e.get("sentence") or e.get("text"))
+    return [s.strip() for s in out if s and s.strip()]
+
+
+def text_with_evidence(text: str, evidence: Any) -> list[Markup]:
+    """The article text as escaped paragraphs, the relevance evidence sentences marked."""
+    sentences = sorted({html.escape(s) for s in _evidence_list(evidence)}, key=len, reverse=True)
+    paragraphs = []
+    for para in (text or "").split("\n"):
+        para = para.strip()
+        if not para:
+            continue
+        escaped = html.escape(para)
+        for s in sentences:
+            if s in escaped:
+                escaped = escaped.replace(s, f'<mark class="evidence" title="relevance evidence">{s}</mark>')
+        paragraphs.append(Markup(escaped))
+    return paragraphs
+
+
+def version_diffs(versions: list[dict[str, Any]], current: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each change: dates, version numbers and the changed lines (unified diff, escaped later by Jinja)."""
+    chain = [*versions, {"version": current.get("version"), "title": current.get("title"),
+                         "text": current.get("text"), "valid_from": current.get("updated_at")}]
+    out = []
+    for old, new in zip(chain, chain[1:]):
+        old_lines = _lines(old)
+        new_lines = _lines(new)
+        diff = list(difflib.unified_diff(old_lines, new_lines, lineterm="", n=1))[2:]
+        out.append({"from_version": old.get("version"), "to_version": new.get("version"),
+                    "from_date": old.get("valid_from"), "to_date": new.get("valid_from") or old.get("valid_to"),
+                    "lines": [{"kind": _kind(line), "text": line} for line in diff]})
+    return out
+
+
+def _lines(v: dict[str, Any]) -> list[str]:
+    text = f"{v.get('title') or ''}\n" + (v.get("text") or "")
+    return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def _kind(line: str) -> str:
+    return {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+
+
+def join_names(items: Iterable[str]) -> str:
+    return ", ".join(i for i in items if i)
