@@ -202,10 +202,12 @@ def build_record(name: str, run_id: str, started_at: datetime, ended_at: datetim
         errors=errors, error_samples=list(s.get("error_samples") or [])[:20],
         log_file=str(log_file or ""),
     )
-    sample = record.error_samples[0] if record.error_samples else None
+    # the most telling sample: one of a counted error kind (samples also hold drops)
+    sample = next((x for x in record.error_samples if x.get("kind") in errors),
+                  record.error_samples[0] if record.error_samples else None)
     sample_text = f"{sample.get('kind')}: {sample.get('url')}: {sample.get('message')}" if sample else ""
 
-    if timed_out:
+    if timed_out or record.finish_reason == "closespider_timeout":
         record.status = "timed_out"
         record.last_error = f"ended after its time limit of {time_limit:.0f}s; the next run resumes where it stopped"
     elif stopped:
@@ -317,7 +319,9 @@ def _run_locked(source: Any, settings: Settings, run_id: str, started_at: dateti
             elapsed = time.monotonic() - t0
             if on_progress:
                 on_progress(_progress(name, run_id, read_stats(stats_file), elapsed))
-            if term_sent_at is None and elapsed > limit:
+            # the crawler closes its spider at the limit itself (CLOSESPIDER_TIMEOUT); the
+            # runner steps in only when the process is still there a grace period later
+            if term_sent_at is None and elapsed > limit + settings.crawl_stop_grace:
                 log.warning("crawl %s exceeded its time limit (%.0fs): stopping it", name, limit)
                 timed_out = True
                 term_sent_at = time.monotonic()

@@ -147,7 +147,8 @@ def run_scheduled_crawl(source_name: str, sources_file: str | None = None) -> st
 
 
 def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Settings,
-              sources_file: str | Path | None = None, default_schedule: Any = None) -> dict[str, list[str]]:
+              sources_file: str | Path | None = None, default_schedule: Any = None,
+              run_new_now: bool = True) -> dict[str, list[str]]:
     """Make the job store hold exactly one job per source, keeping unchanged jobs' next run times."""
     changes: dict[str, list[str]] = {"added": [], "replaced": [], "kept": [], "removed": []}
     wanted = {}
@@ -157,16 +158,19 @@ def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Sett
             raise ScheduleError(f"source {source.name} has no schedule and there is no defaults.schedule")
         jitter = getattr(source, "jitter", None)
         wanted[source.name] = trigger_for(schedule, settings.scheduler_jitter if jitter is None else _seconds(jitter))
-    args = [None, str(sources_file) if sources_file else None]
+    path_arg = str(sources_file) if sources_file else None
     for name, trigger in wanted.items():
-        job_args = [name, args[1]]
+        job_args = [name, path_arg]
         existing = scheduler.get_job(name)
         if existing is not None and _signature(existing.trigger) == _signature(trigger) \
                 and list(existing.args) == job_args:
             changes["kept"].append(name)
             continue
+        # a source new to the store runs right away (its first crawl should not wait a whole
+        # interval); a changed schedule takes effect from its next fire time
+        first_run = {"next_run_time": datetime.now(timezone.utc)} if existing is None and run_new_now else {}
         scheduler.add_job(run_scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
-                          replace_existing=True)
+                          replace_existing=True, **first_run)
         changes["replaced" if existing is not None else "added"].append(name)
     for job in scheduler.get_jobs():
         if job.id not in wanted:

@@ -77,7 +77,7 @@ def fake_crawl(tmp_path, monkeypatch):
 
 @pytest.fixture()
 def job_settings(settings, tmp_path):
-    return settings.replace(data_dir=tmp_path / "data", crawl_stop_grace=2.0)
+    return settings.replace(data_dir=tmp_path / "data", crawl_stop_grace=1.0)
 
 
 def _source(name: str, limit: float = 30) -> SimpleNamespace:
@@ -124,7 +124,7 @@ def test_a_hanging_crawl_is_stopped_at_its_time_limit(job_settings, fake_crawl):
     assert record.status == "timed_out"
     assert record.finish_reason == "shutdown"          # it got SIGTERM and stopped itself
     assert record.pages_fetched > 0
-    assert time.monotonic() - t0 < 1.5 + job_settings.crawl_stop_grace + 3
+    assert time.monotonic() - t0 < 1.5 + 2 * job_settings.crawl_stop_grace + 3
 
 
 def test_a_crawl_ignoring_sigterm_is_killed(job_settings, fake_crawl):
@@ -133,7 +133,7 @@ def test_a_crawl_ignoring_sigterm_is_killed(job_settings, fake_crawl):
                              crawl_command=fake_crawl("stubborn"), record=False)
     assert record.status == "timed_out"
     assert record.exit_code == -9
-    assert time.monotonic() - t0 < 1.0 + job_settings.crawl_stop_grace + 3
+    assert time.monotonic() - t0 < 1.0 + 2 * job_settings.crawl_stop_grace + 3
 
 
 def test_a_second_crawl_of_the_same_source_is_skipped_while_one_runs(job_settings, fake_crawl):
