@@ -316,11 +316,14 @@ def _page(site: Site, title: str, main: str, head_extra: str = "", lang: str | N
     L = _labels(site)
     nav = "".join(f'<li><a href="/{s.slug}/">{_e(s.title)}</a></li>' for s in site.sections)
     news_title, news_text, news_button = NEWSLETTER_TEXT.get(site.language, NEWSLETTER_TEXT["en"])
-    trouble_markup = ""
+    trouble_head, trouble_body = "", ""
     if site.trouble:
-        # Real scripts and event handlers in the surrounding markup: a crawler must drop them.
-        trouble_markup = ('<script>window.nightWire = {tracking: true}; document.title = document.title;</script>'
-                          '<img src="/static/pixel.gif" alt="" width="1" height="1" onerror="this.style.display=\'none\'">')
+        # Real scripts, event handlers and a javascript: link in the surrounding markup (not in the
+        # article text): a crawler must drop them, a UI must never show them live.
+        trouble_head = '<script>window.nightWire = {tracking: true}; document.title = document.title;</script>'
+        trouble_body = ('<div class="share-bar"><a href="javascript:window.print()" onclick="return false;">Print</a>'
+                        '<img src="/static/pixel.gif" alt="" width="1" height="1" onerror="this.style.display=\'none\'">'
+                        '<script>document.querySelectorAll(".share-bar a").length;</script></div>')
     return f"""<!DOCTYPE html>
 <html lang="{_e(lang or site.language)}">
 <head>
@@ -331,7 +334,7 @@ def _page(site: Site, title: str, main: str, head_extra: str = "", lang: str | N
 {head_extra}
 <link rel="alternate" type="application/{'atom' if site.feed_format == 'atom' else 'rss'}+xml" href="/feed.xml" title="{_e(site.title)}">
 <style>body{{font-family:Georgia,serif;max-width:62rem;margin:auto}} nav ul{{display:flex;gap:1rem;list-style:none}} .cookie{{background:#eee;padding:.5rem}}</style>
-{trouble_markup}
+{trouble_head}
 </head>
 <body>
 <div class="cookie-banner cookie" id="cookie-banner"><p>{_e(COOKIE_TEXT.get(site.language, COOKIE_TEXT['en']))}</p><button type="button">OK</button></div>
@@ -340,6 +343,7 @@ def _page(site: Site, title: str, main: str, head_extra: str = "", lang: str | N
 <p class="tagline">{_e(site.tagline)}</p>
 <nav class="main-nav" aria-label="sections"><ul><li><a href="/">{_e(L['home'])}</a></li>{nav}</ul></nav>
 </header>
+{trouble_body}
 {main}
 <aside class="newsletter"><h2>{_e(news_title)}</h2><p>{_e(news_text)}</p><form action="/newsletter/" method="post"><input type="email" name="email"><button>{_e(news_button)}</button></form></aside>
 <footer class="site-footer">
@@ -371,8 +375,15 @@ def render_home(site: Site, edition: int) -> str:
     sections = "".join(f'<li><a href="/{s.slug}/">{_e(L["more"])} {_e(s.title)}</a></li>' for s in site.sections)
     private = "".join(f'<li><a href="{_e(p.path)}">{_e(L["preview"])}: {_e(p.title)}</a></li>'
                       for p in site.private_pages)
+    # The oldest article is linked from the home page without its trailing slash (and with it from
+    # its section page and the feeds): one article under two URLs.
+    archive = ""
+    if articles:
+        oldest = articles[-1]
+        archive = (f'<aside class="from-the-archive"><a href="{_e(oldest.path.rstrip("/"))}">'
+                   f'{_e(oldest.title)}</a></aside>')
     main = (f'<main><h1>{_e(L["latest"])}</h1><ul class="latest">{"".join(items)}</ul>'
-            f'<ul class="section-links">{sections}</ul>'
+            f'{archive}<ul class="section-links">{sections}</ul>'
             f'<aside class="subscribers"><ul>{private}</ul></aside></main>')
     return _page(site, L["home"], main, head_extra=f'<link rel="canonical" href="{site.base_url}">')
 
@@ -441,11 +452,8 @@ def _related(site: Site, a: Article, edition: int) -> str:
     picks = same + [o for o in others if o not in same][: 4 - len(same)]
     links = []
     for i, o in enumerate(picks):
-        # The oldest article of a site is linked without its trailing slash from its neighbours:
-        # one article, two URLs.
-        path = o.path.rstrip("/") if o is site.articles[0] else o.path
         suffix = "?utm_source=related&utm_medium=web" if i == 1 else ""
-        links.append(f'<li><a href="{_e(path + suffix)}">{_e(o.title)}</a></li>')
+        links.append(f'<li><a href="{_e(o.path + suffix)}">{_e(o.title)}</a></li>')
     if site.private_pages and a is site.visible_articles(edition)[0]:
         p = site.private_pages[0]
         links.append(f'<li><a href="{_e(p.path)}">{_e(p.title)}</a></li>')
