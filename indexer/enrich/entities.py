@@ -1,0 +1,292 @@
+"""Entity extraction: watchlist entities in English and Polish text, plus other proper names.
+
+The matcher is built once per watchlist (per process): every alias is expanded into its
+inflected forms (:mod:`indexer.enrich.inflection`) and all forms go into one Aho-Corasick
+automaton (pyahocorasick) over normalised text: lower-case words joined by single spaces,
+possessive/Polish endings after an apostrophe dropped ("Facebook's", "Google’a" -> google).
+A hit counts when it covers whole words, passes the case rule (a capitalised alias needs a
+capitalised word), is not vetoed by a neighbouring word, and - for ambiguous aliases - is
+confirmed by the entity's other names or by context words nearby. Capitalised words left
+unmatched and unknown to the Polish/English dictionaries are compared with long names by edit
+distance (rapidfuzz), which catches misspellings such as "Citygroup" or "Zuckerburg".
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import ahocorasick
+import simplemma
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from indexer.enrich.inflection import CONSONANT_ENDINGS, phrase_forms
+from indexer.enrich.text import Token, sentence_spans, split_apostrophe, tokens
+from indexer.enrich.watchlist import Entity, Watchlist
+
+NORMAL, EXACT, AMBIGUOUS = "normal", "exact", "ambiguous"
+FUZZY_MIN_LEN = 7
+
+
+def norm_word(word: str) -> str:
+    """Lower case, apostrophe ending dropped: the unit the automaton matches on."""
+    base, suffix = split_apostrophe(word.lower())
+    if not suffix:
+        return base
+    return base if len(suffix) <= 3 or suffix in {"owi", "iem", "ach", "ami"} else base + suffix
+
+
+@dataclass(frozen=True)
+class AliasForm:
+    entity: int                 # index into the watchlist's entities
+    kind: str                   # NORMAL, EXACT, AMBIGUOUS
+    alias: str                  # as written in the watchlist
+    alias_tokens: tuple[str, ...]
+    n_tokens: int
+    langs: frozenset[str]       # languages the alias applies to ("any" = all)
+    capital: bool               # the alias starts with a capital letter
+
+
+@dataclass
+class Mention:
+    entity: int
+    start_tok: int
+    end_tok: int                # exclusive
+    kind: str
+    fuzzy: bool = False
+
+
+@dataclass
+class EntityHit:
+    entity: Entity
+    count: int = 0
+    in_title: bool = False
+    in_lead: bool = False
+    first: int = 10 ** 9
+    mentions: list[Mention] = field(default_factory=list)
+
+
+class EntityMatcher:
+    def __init__(self, watchlist: Watchlist):
+        self.watchlist = watchlist
+        self.entities = watchlist.entities
+        self.automaton = ahocorasick.Automaton()
+        table: dict[str, list[AliasForm]] = {}
+        fuzzy_choices: dict[str, int] = {}
+        for ei, ent in enumerate(self.entities):
+            for lang, aliases in ent.aliases.items():
+                for alias in aliases:
+                    toks = tuple(t.text for t in tokens(alias))
+                    if not toks:
+                        continue
+                    form = AliasForm(ei, NORMAL, alias, toks, len(toks), frozenset([lang]), alias[0].isupper())
+                    for ph in phrase_forms([norm_word(t) for t in toks]):
+                        table.setdefault(" ".join(ph), []).append(form)
+                    if ent.fuzzy and len(toks) == 1 and len(toks[0]) >= FUZZY_MIN_LEN and toks[0][0].isupper():
+                        fuzzy_choices[toks[0].lower()] = ei
+            for kind, aliases in ((EXACT, ent.abbreviations), (AMBIGUOUS, ent.ambiguous)):
+                for alias in aliases:
+                    toks = tuple(t.text for t in tokens(alias))
+                    if not toks:
+                        continue
+                    form = AliasForm(ei, kind, alias, toks, len(toks), frozenset(["any"]), alias[0].isupper())
+                    table.setdefault(" ".join(norm_word(t) for t in toks), []).append(form)
+        for key, forms in table.items():
+            self.automaton.add_word(key, (key, tuple(forms)))
+        self.automaton.make_automaton()
+        self.fuzzy_keys = list(fuzzy_choices)
+        self.fuzzy_entity = fuzzy_choices
+
+    # -- matching -------------------------------------------------------------------
+    def find(self, toks: list[Token], lang: str | None, sentence_of: list[int]) -> list[Mention]:
+        """Mentions in a token list (sentence_of[i] = sentence index of token i)."""
+        words = [norm_word(t.text) for t in toks]
+        starts: dict[int, int] = {}
+        ends: dict[int, int] = {}
+        pos = 0
+        for i, w in enumerate(words):
+            starts[pos] = i
+            pos += len(w)
+            ends[pos - 1] = i
+            pos += 1
+        normalized = " ".join(words)
+        lang = (lang or "")[:2]
+        candidates: list[Mention] = []
+        for end, (key, forms) in self.automaton.iter(normalized):
+            start = end - len(key) + 1
+            if start not in starts or end not in ends:
+                continue
+            i, j = starts[start], ends[end] + 1
+            for form in forms:
+                if "any" not in form.langs and lang and lang not in form.langs:
+                    continue
+                if not self._case_ok(form, toks, i, j):
+                    continue
+                ent = self.entities[form.entity]
+                if ent.not_before and j < len(toks) and words[j] in ent.not_before:
+                    continue
+                if ent.not_after and i > 0 and words[i - 1] in ent.not_after:
+                    continue
+                candidates.append(Mention(form.entity, i, j, form.kind))
+        mentions = _non_overlapping(candidates)
+        mentions.extend(self._fuzzy(toks, words, mentions))
+        return self._confirm_ambiguous(mentions, words, sentence_of)
+
+    @staticmethod
+    def _case_ok(form: AliasForm, toks: list[Token], i: int, j: int) -> bool:
+        if form.kind == NORMAL:
+            return not form.capital or toks[i].text[:1].isupper()
+        written = tuple(split_apostrophe(t.text)[0] for t in toks[i:j])
+        return written == form.alias_tokens
+
+    def _fuzzy(self, toks: list[Token], words: list[str], mentions: list[Mention]) -> list[Mention]:
+        if not self.fuzzy_keys:
+            return []
+        covered = set()
+        for m in mentions:
+            covered.update(range(m.start_tok, m.end_tok))
+        out = []
+        for i, tok in enumerate(toks):
+            if i in covered or len(words[i]) < FUZZY_MIN_LEN - 1 or not tok.text[:1].isupper():
+                continue
+            ei = self._fuzzy_lookup(words[i])
+            if ei is not None:
+                out.append(Mention(ei, i, i + 1, NORMAL, fuzzy=True))
+        return out
+
+    @lru_cache(maxsize=50_000)
+    def _fuzzy_lookup(self, word: str) -> int | None:
+        if simplemma.is_known(word, lang="en") or simplemma.is_known(word, lang="pl"):
+            return None
+        candidates = [word] + [word[: -len(e)] for e in CONSONANT_ENDINGS if word.endswith(e) and len(word) - len(e) >= FUZZY_MIN_LEN]
+        for cand in candidates:
+            limit = 1 if len(cand) < 11 else 2
+            best = process.extractOne(cand, self.fuzzy_keys, scorer=Levenshtein.distance, score_cutoff=limit)
+            if best is not None and best[1] > 0 and len(cand) >= FUZZY_MIN_LEN and cand[0] == best[0][0]:
+                return self.fuzzy_entity[best[0]]
+        return None
+
+    def _confirm_ambiguous(self, mentions: list[Mention], words: list[str], sentence_of: list[int]) -> list[Mention]:
+        confirmed = {m.entity for m in mentions if m.kind != AMBIGUOUS}
+        out = []
+        sent_words: dict[int, list[str]] | None = None
+        for m in mentions:
+            if m.kind != AMBIGUOUS or m.entity in confirmed:
+                out.append(m)
+                continue
+            ent = self.entities[m.entity]
+            if not ent.context:
+                continue
+            if sent_words is None:
+                sent_words = {}
+                for w, s in zip(words, sentence_of):
+                    sent_words.setdefault(s, []).append(w)
+            s = sentence_of[m.start_tok]
+            near = [w for k in (s - 1, s, s + 1) for w in sent_words.get(k, ())]
+            near_set = set(near)
+            if any(_context_hit(c, near, near_set) for c in ent.context):
+                out.append(m)
+        return sorted(out, key=lambda m: m.start_tok)
+
+
+def _context_hit(word: str, near: list[str], near_set: set[str]) -> bool:
+    if word.endswith("*"):
+        stem = word[:-1]
+        return any(w.startswith(stem) for w in near)
+    if " " in word:
+        return word in " ".join(near)
+    return word in near_set
+
+
+def _non_overlapping(cands: list[Mention]) -> list[Mention]:
+    """Leftmost-longest: among overlapping hits keep the earliest, then the longest."""
+    cands.sort(key=lambda m: (m.start_tok, -(m.end_tok - m.start_tok), m.kind != NORMAL))
+    out: list[Mention] = []
+    last_end = -1
+    for m in cands:
+        if m.start_tok >= last_end:
+            out.append(m)
+            last_end = m.end_tok
+    return out
+
+
+@lru_cache(maxsize=8)
+def matcher_for(watchlist: Watchlist) -> EntityMatcher:
+    return EntityMatcher(watchlist)
+
+
+def summarize(matcher: EntityMatcher, mentions: list[Mention], toks: list[Token],
+              title_end: int, lead_end: int) -> list[EntityHit]:
+    """Per entity: count, in title, in lead (token offsets: title < title_end <= lead < lead_end)."""
+    hits: dict[int, EntityHit] = {}
+    for m in mentions:
+        h = hits.setdefault(m.entity, EntityHit(matcher.entities[m.entity]))
+        h.count += 1
+        h.first = min(h.first, m.start_tok)
+        h.mentions.append(m)
+        off = toks[m.start_tok].start
+        if off < title_end:
+            h.in_title = True
+        elif off < lead_end:
+            h.in_lead = True
+    return sorted(hits.values(), key=lambda h: (-h.count, h.first))
+
+
+# -- other proper names -----------------------------------------------------------------
+_NAME_STOP = frozenset("""
+the a an in on at of for and or but to by with from as this that these those it its he she they we i you
+mr mrs ms dr prof inc ltd corp co monday tuesday wednesday thursday friday saturday sunday january february
+march april may june july august september october november december
+w we na z ze do o od po przez dla i a ale to ten ta te jak że czy nie się jest są był była
+poniedziałek wtorek środa czwartek piątek sobota niedziela styczeń luty marzec kwiecień maj czerwiec lipiec
+sierpień wrzesień październik listopad grudzień reuters ap afp pap
+""".split())
+
+
+def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts: set[int],
+                limit: int = 25) -> list[str]:
+    """Multi-word capitalised names not in the watchlist ("Sheryl Sandberg", "Bank Millennium")."""
+    counts: dict[str, int] = {}
+    first_seen: dict[str, int] = {}
+    run: list[int] = []
+
+    def flush() -> None:
+        r = list(run)
+        run.clear()
+        while r and (toks[r[0]].lower in _NAME_STOP or (r[0] in sentence_starts and _common_word(toks[r[0]].lower))):
+            r.pop(0)
+        while r and toks[r[-1]].lower in _NAME_STOP:
+            r.pop()
+        if 2 <= len(r) <= 5:
+            name = " ".join(split_apostrophe(toks[k].text)[0] for k in r)
+            counts[name] = counts.get(name, 0) + 1
+            first_seen.setdefault(name, r[0])
+
+    for i, tok in enumerate(toks):
+        w = tok.text
+        capital = w[:1].isupper() and not w.isdigit()
+        contiguous = bool(run) and text[toks[run[-1]].end:tok.start].strip() in ("", "-")
+        if capital and i not in covered and (not run or contiguous) and (not run or i not in sentence_starts):
+            run.append(i)
+            continue
+        flush()
+        if capital and i not in covered:
+            run.append(i)
+    flush()
+    ranked = sorted(counts, key=lambda n: (-counts[n], first_seen[n]))
+    return ranked[:limit]
+
+
+@lru_cache(maxsize=100_000)
+def _common_word(word: str) -> bool:
+    return simplemma.is_known(word, lang="en") or simplemma.is_known(word, lang="pl")
+
+
+def sentence_index(text: str, toks: list[Token]) -> tuple[list[tuple[int, int]], list[int]]:
+    """Sentence spans of ``text`` and, per token, the index of its sentence."""
+    spans = sentence_spans(text)
+    starts = [s for s, _ in spans]
+    sent_of = [max(0, bisect.bisect_right(starts, t.start) - 1) for t in toks]
+    return spans, sent_of

@@ -1,0 +1,69 @@
+"""Polish (and English possessive) surface forms of a name, generated from its base form.
+
+Polish declines foreign company and person names: "Facebook" -> Facebooka, Facebookowi,
+Facebookiem, Facebooku; "Citigroup" -> Citigroupu, Citigroupem, Citigroupie; "Visa" -> Visy,
+Visą, Visę, Visie; "Google" -> Google'a, Googlem, Googla. The matcher indexes these forms, so
+a mention is found by exact lookup, whatever its case ending. Forms are lower case.
+"""
+
+from __future__ import annotations
+
+VOWELS = set("aeiouyąęó")
+
+# endings added to a name ending in a consonant (Facebook, Citigroup, Zuckerberg, Amazon)
+CONSONANT_ENDINGS = ("a", "u", "owi", "em", "iem", "ie", "y", "i", "om", "ami", "ach", "ów", "owie", "owa", "s", "es")
+# endings replacing the final -a (Visa, Meta, Komisja handled by explicit aliases)
+A_ENDINGS = ("y", "i", "ie", "ą", "ę", "om", "ami", "ach", "s")
+# endings after a final -e that is not pronounced (Google, Apple): Googlem, Googla, Googlowi
+E_ENDINGS_ADD = ("m", "a", "owi", "s", "go", "mu")
+E_ENDINGS_REPLACE = ("a", "u", "owi", "em", "ach")
+
+# locative/vocative stem alternations: Santander -> Santanderze, Revolut -> Revolucie
+ALTERNATIONS = (("r", "rze"), ("st", "ście"), ("t", "cie"), ("d", "dzie"), ("ł", "le"), ("k", "ku"), ("g", "gu"))
+
+
+def word_forms(word: str) -> set[str]:
+    """Inflected forms of one lower-case word (the word itself included)."""
+    w = word.lower()
+    forms = {w}
+    if len(w) < 3 or not w[-1].isalpha() or not any(c.isalpha() for c in w[:-1]):
+        return forms
+    last = w[-1]
+    if last == "a":
+        stem = w[:-1]
+        forms.update(stem + e for e in A_ENDINGS)
+        if stem.endswith("t"):
+            forms.add(stem[:-1] + "cie")
+        elif stem.endswith("k"):
+            forms.add(stem[:-1] + "ce")
+        forms.add(w + "s")
+    elif last == "e":
+        forms.update(w + e for e in E_ENDINGS_ADD)
+        forms.update(w[:-1] + e for e in E_ENDINGS_REPLACE)
+    elif last in VOWELS:  # -o, -i, -u, -y: indeclinable (Pekao, Citi, Alibaby?)
+        forms.add(w + "s")
+    else:
+        forms.update(w + e for e in CONSONANT_ENDINGS)
+        for end, repl in ALTERNATIONS:
+            if w.endswith(end):
+                forms.add(w[: -len(end)] + repl)
+                break
+    return forms
+
+
+def phrase_forms(tokens: list[str]) -> set[tuple[str, ...]]:
+    """Forms of a multi-word name: the last word declined, or every word with the same ending.
+
+    "Goldman Sachs" -> goldman sachsem, goldmana sachsa, goldmanem sachsem ...; "Wells Fargo"
+    stays as it is apart from possessives.
+    """
+    toks = [t.lower() for t in tokens]
+    if not toks:
+        return set()
+    out = {tuple(toks)}
+    for f in word_forms(toks[-1]):
+        out.add(tuple(toks[:-1]) + (f,))
+    if len(toks) > 1 and all(len(t) >= 3 and t[-1].isalpha() and t[-1] not in VOWELS for t in toks):
+        for e in CONSONANT_ENDINGS:
+            out.add(tuple(t + e for t in toks))
+    return out

@@ -1,0 +1,81 @@
+"""Text primitives shared by every enrichment step: word tokens with offsets, sentences.
+
+Everything downstream (lemmas, entity matching, topic windows, shingles) sees the same
+tokens, so a "word" means one thing in the whole enrichment: a run of letters/digits,
+optionally joined by an apostrophe ("Facebook's", "Google’a", "O'Brien").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+WORD_RE = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*")
+APOSTROPHES = "'’ʼ"
+
+# abbreviations after which a full stop does not end a sentence (lower case, no dot)
+_ABBREVIATIONS = frozenset("""
+mr mrs ms dr prof inc corp co ltd st jr sr vs etc eg ie no nr jan feb mar apr jun jul aug sep sept oct nov dec
+u s k e p gen sen rep gov fig ok np tj itp itd tzw tzn ws mln mld tys dr hab inż im al ul godz pt pn wg ang zob
+""".split())
+
+_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+|$)|\n\s*\n|\n")
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str      # as written
+    start: int     # offset in the source string
+    end: int
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+def tokens(text: str) -> list[Token]:
+    """Word tokens with their offsets."""
+    return [Token(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text or "")]
+
+
+def split_apostrophe(word: str) -> tuple[str, str]:
+    """'Facebook's' -> ('Facebook', 's'); 'Google’a' -> ('Google', 'a'); other words -> (word, '')."""
+    for i, ch in enumerate(word):
+        if ch in APOSTROPHES:
+            return word[:i], word[i + 1:]
+    return word, ""
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of sentences: split at . ! ? and line breaks, not after common abbreviations."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    n = len(text)
+    for m in _SENTENCE_END_RE.finditer(text):
+        end = m.end()
+        if m.group()[0] == ".":
+            before = re.search(r"([^\W\d_]+)\.$", text[max(0, m.start() - 12):m.start() + 1])
+            if before and (before.group(1).lower() in _ABBREVIATIONS or len(before.group(1)) == 1):
+                continue
+            nxt = text[end:end + 3].lstrip()
+            if nxt[:1].islower() or nxt[:1].isdigit():  # "3.5 mln", "ok. tys." ...
+                continue
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end
+    if start < n and text[start:].strip():
+        spans.append((start, n))
+    # trim whitespace
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e))
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]

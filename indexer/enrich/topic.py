@@ -1,0 +1,229 @@
+"""The topic definition (``seeds/topic.yaml``) and the relevance score it gives an article.
+
+A concept (platform, finance, data, deal, ...) is present in a sentence when a watchlist
+entity of one of its types is mentioned there or one of its terms occurs (terms are matched
+on lemmas, so inflection does not matter). Windows of neighbouring sentences are scored by the
+best rule whose concepts are all present; the article's score is its best window plus a bonus
+for independent supporting windows and for a title that carries the topic, scaled down by
+dampers for neighbouring stories, clipped to [0, 1]. The evidence is the sentences of the
+windows that produced the score.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from indexer.enrich.lemmas import lemma_tokens
+
+log = logging.getLogger(__name__)
+
+
+class TopicError(ValueError):
+    """The topic file is malformed."""
+
+
+@dataclass(frozen=True)
+class Concept:
+    name: str
+    entity_types: frozenset[str]
+    entity_ids: frozenset[str]
+    phrases: tuple[tuple[str, ...], ...]      # lemma tuples; last item may end with "*"
+
+
+@dataclass(frozen=True)
+class Rule:
+    concepts: frozenset[str]
+    score: float
+
+
+@dataclass(frozen=True)
+class Damper:
+    concept: str
+    min_sentences: int
+    factor: float
+
+
+@dataclass(frozen=True)
+class Topic:
+    concepts: tuple[Concept, ...]
+    rules: tuple[Rule, ...]
+    dampers: tuple[Damper, ...] = ()
+    window: int = 1
+    support_min: float = 0.45
+    support_bonus: float = 0.1
+    max_support: int = 2
+    title_bonus: float = 0.1
+    title_concepts: int = 2
+    path: str = ""
+    # first lemma -> [(concept index, phrase)], prefix phrases separately
+    index: dict = field(default_factory=dict, compare=False, hash=False)
+    prefixes: tuple = field(default=(), compare=False, hash=False)
+
+
+def _term_phrases(term: str, lang: str | None) -> set[tuple[str, ...]]:
+    term = term.strip()
+    if not term:
+        return set()
+    star = term.endswith("*")
+    words = term[:-1] if star else term
+    if star:
+        toks = [w.lower() for w in words.split()]
+        return {tuple(toks[:-1]) + (toks[-1] + "*",)}
+    out = {tuple(w.lower() for w in words.split() if w)}  # surface form, any language
+    if lang in (None, "pl", "en"):
+        # lemmas as documents in Polish/English (and queries) get them; other languages'
+        # terms match surface forms (use word* for their inflection), which keeps their
+        # dictionaries out of memory until a document in that language comes along
+        out.add(tuple(lemma_tokens(words, lang)))
+        out.add(tuple(lemma_tokens(words, None)))
+    return {p for p in out if p}
+
+
+def parse_topic(data: dict, path: str = "") -> Topic:
+    if not isinstance(data, dict) or not isinstance(data.get("concepts"), dict) or not data.get("rules"):
+        raise TopicError(f"{path}: expected a mapping with 'concepts' and 'rules'")
+    concepts = []
+    for name, spec in data["concepts"].items():
+        spec = spec or {}
+        terms = spec.get("terms") or {}
+        if isinstance(terms, list):
+            terms = {"any": terms}
+        phrases: set[tuple[str, ...]] = set()
+        for lang, items in terms.items():
+            for term in items or []:
+                phrases |= _term_phrases(str(term), None if lang == "any" else str(lang))
+        concepts.append(Concept(str(name), frozenset(spec.get("entity_types") or ()),
+                                frozenset(spec.get("entity_ids") or ()), tuple(sorted(phrases))))
+    names = {c.name for c in concepts}
+    rules = []
+    for r in data["rules"]:
+        missing = set(r.get("all") or ()) - names
+        if missing or not r.get("all"):
+            raise TopicError(f"{path}: rule {r} names unknown concepts {sorted(missing)}")
+        rules.append(Rule(frozenset(r["all"]), float(r["score"])))
+    rules.sort(key=lambda r: -r.score)
+    dampers = []
+    for d in data.get("dampers") or ():
+        if d.get("concept") not in names:
+            raise TopicError(f"{path}: damper {d} names an unknown concept")
+        dampers.append(Damper(d["concept"], int(d.get("min_sentences", 1)), float(d["factor"])))
+    index: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    prefixes: list[tuple[int, tuple[str, ...]]] = []
+    for ci, c in enumerate(concepts):
+        for ph in c.phrases:
+            if len(ph) == 1 and ph[0].endswith("*"):
+                prefixes.append((ci, ph))
+            else:
+                index.setdefault(ph[0], []).append((ci, ph))
+    return Topic(tuple(concepts), tuple(rules), tuple(dampers),
+                 window=int(data.get("window", 1)), support_min=float(data.get("support_min", 0.45)),
+                 support_bonus=float(data.get("support_bonus", 0.1)), max_support=int(data.get("max_support", 2)),
+                 title_bonus=float(data.get("title_bonus", 0.1)), title_concepts=int(data.get("title_concepts", 2)),
+                 path=path, index=index, prefixes=tuple(prefixes))
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Topic:
+    with open(path, encoding="utf-8") as fh:
+        return parse_topic(yaml.safe_load(fh), path)
+
+
+def load_topic(path: str | Path) -> Topic:
+    p = Path(path)
+    try:
+        mtime = p.stat().st_mtime
+    except FileNotFoundError as exc:
+        raise TopicError(f"topic file not found: {p} (set DEALWATCH_TOPIC_FILE)") from exc
+    return _load(str(p), mtime)
+
+
+def _word_match(pattern: str, lemma: str, word: str) -> bool:
+    if pattern.endswith("*"):
+        stem = pattern[:-1]
+        return lemma.startswith(stem) or word.startswith(stem)
+    return pattern == lemma or pattern == word
+
+
+def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sentence_of: list[int],
+                          n_sentences: int, entity_sentences: list[tuple[str, str, int]]) -> list[set[int]]:
+    """For each sentence, the set of concept indexes present in it.
+
+    ``entity_sentences``: (entity id, entity type, sentence index) per entity mention.
+    """
+    present: list[set[int]] = [set() for _ in range(n_sentences)]
+    n = len(lemmas)
+    for i in range(n):
+        cands = topic.index.get(lemmas[i], ()) 
+        if words[i] != lemmas[i]:
+            cands = list(cands) + list(topic.index.get(words[i], ()))
+        for ci, ph in cands:
+            if i + len(ph) > n:
+                continue
+            if all(_word_match(ph[k], lemmas[i + k], words[i + k]) for k in range(1, len(ph))):
+                present[sentence_of[i]].add(ci)
+        for ci, ph in topic.prefixes:
+            if _word_match(ph[0], lemmas[i], words[i]):
+                present[sentence_of[i]].add(ci)
+    for ent_id, ent_type, s in entity_sentences:
+        for ci, c in enumerate(topic.concepts):
+            if ent_type in c.entity_types or ent_id in c.entity_ids:
+                present[s].add(ci)
+    return present
+
+
+@dataclass
+class Relevance:
+    score: float
+    evidence: list[int]          # sentence indexes
+    concepts: list[str]          # concepts of the best window
+
+
+def score_relevance(topic: Topic, present: list[set[int]], title_sentences: set[int]) -> Relevance:
+    names = [c.name for c in topic.concepts]
+    n = len(present)
+    w = topic.window
+    window_scores: list[tuple[float, int, frozenset[str]]] = []
+    for s in range(n):
+        cs: set[int] = set()
+        for k in range(max(0, s - w), min(n, s + w + 1)):
+            cs |= present[k]
+        if not present[s]:
+            continue
+        cnames = frozenset(names[c] for c in cs)
+        for rule in topic.rules:
+            if rule.concepts <= cnames:
+                window_scores.append((rule.score, s, cnames))
+                break
+    if not window_scores:
+        return Relevance(0.0, [], [])
+    window_scores.sort(key=lambda x: (-x[0], x[1]))
+    best, best_s, best_concepts = window_scores[0]
+    chosen = [best_s]
+    for sc, s, _ in window_scores[1:]:
+        if len(chosen) > topic.max_support:
+            break
+        if sc >= topic.support_min and all(abs(s - c) > 2 * w for c in chosen):
+            chosen.append(s)
+    score = best + topic.support_bonus * (len(chosen) - 1)
+    title_concepts = set()
+    for s in title_sentences:
+        if s < n:
+            title_concepts |= {names[c] for c in present[s]}
+    if len(title_concepts & {"platform", "finance", "data", "deal", "regulator", "payments"}) >= topic.title_concepts:
+        score += topic.title_bonus
+    for d in topic.dampers:
+        ci = names.index(d.concept)
+        if sum(1 for p in present if ci in p) >= d.min_sentences:
+            score *= d.factor
+    score = max(0.0, min(1.0, score))
+    evidence: list[int] = []
+    for s in chosen:
+        for k in range(max(0, s - w), min(n, s + w + 1)):
+            if present[k] and k not in evidence:
+                evidence.append(k)
+    return Relevance(round(score, 4), sorted(evidence), sorted(best_concepts))
