@@ -804,6 +804,10 @@ class DemoSites:
         with self._lock:
             return list(self._requests)
 
+    def article_requests(self) -> list[Request]:
+        """The requests for article pages (``/yyyy/mm/slug/``, with or without slash or query)."""
+        return [r for r in self.requests if ARTICLE_PATH.match(urlsplit(r.path).path)]
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()

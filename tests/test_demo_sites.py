@@ -322,7 +322,11 @@ def test_the_request_log_records_every_request_in_memory_and_as_json_lines(tmp_p
         site = demo.sites[0]
         fetch(site.url("/robots.txt"))
         fetch(site.url("/no/such/page/"))
-        assert demo.requests == [(site.host, "/robots.txt", 200), (site.host, "/no/such/page/", 404)]
+        article = site.visible_articles(1)[0]
+        fetch(article.url + "?utm_source=x")
+        assert demo.requests == [(site.host, "/robots.txt", 200), (site.host, "/no/such/page/", 404),
+                                 (site.host, article.path + "?utm_source=x", 200)]
+        assert demo.article_requests() == demo.requests[2:]
         lines = [json.loads(line) for line in log_file.read_text().splitlines()]
         assert [(r["host"], r["path"], r["status"]) for r in lines] == demo.requests
         demo.clear_requests()
