@@ -80,6 +80,17 @@ class Settings:
     concurrent_requests_per_domain: int = 8
     extract_workers: int = 0        # 0: one extraction process per core
     revisit_days: float = 3.0
+    revisit_interval_hours: float = 12.0   # a recent article is re-fetched at most this often
+    min_text_chars: int = 200       # less extracted text than this: dropped as no_text
+    extraction_mode: str = "balanced"   # trafilatura: balanced | precision | recall | fast
+    retry_times: int = 2            # retries (with backoff) for 5xx and timeouts, never for 4xx
+    retry_backoff: float = 1.0      # seconds before the first retry, doubled each time
+    autothrottle_start_delay: float = 1.0
+    autothrottle_max_delay: float = 30.0
+    download_delay: float = 0.0     # minimum delay between requests to one domain (robots crawl-delay wins)
+    max_section_pages: int = 30     # section/home pages followed per source and run (pagination)
+    index_batch_size: int = 200     # documents per bulk write from the crawler
+    index_flush_seconds: float = 2.0
 
     # --- crawl jobs and the scheduler (crawler/jobs.py, crawler/schedule.py) -------
     crawl_time_limit: float = 3600.0     # seconds; a source's own time_limit wins

@@ -1,0 +1,165 @@
+"""Extraction: one raw HTML page -> an :class:`~indexer.schema.Article` (or a reason to drop it).
+
+The ONE extraction function of the project: the crawler's worker processes, ``dealwatch
+reextract`` and the benchmarks all call :func:`extract_article`. It is plain Python over
+bytes (no Scrapy, no Elasticsearch), so it runs in a process pool.
+
+trafilatura gives the main text and the metadata (title, authors, date, site name,
+description, canonical URL from ``rel=canonical`` / ``og:url``); the canonical URL is then
+normalised by :mod:`crawler.canonical`. The language is the detected language of the
+text when the detector is sure, else the page's declared ``lang``, else the source's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import trafilatura
+from trafilatura.settings import use_config
+
+from crawler.canonical import canonicalize, domain_of
+from indexer.schema import Article
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MIN_TEXT_CHARS = 200
+_MODES = {
+    "balanced": {},
+    "precision": {"favor_precision": True},
+    "recall": {"favor_recall": True},
+    "fast": {"fast": True},
+}
+_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HTML_LANG_RE = re.compile(r"""<html[^>]*\slang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
+_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+
+_config = use_config()
+_config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")  # signal-based timeouts do not work in worker threads
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A fetched page that yields no article, with the reason counted in the run report."""
+
+    reason: str          # no_text | not_html | too_large | parse
+    url: str
+    message: str = ""
+
+
+def decode_html(html: bytes | str, encoding: str | None = None) -> str:
+    """Decode page bytes by the HTTP-declared charset, else the page's ``<meta charset>``, else UTF-8."""
+    if isinstance(html, str):
+        return html
+    candidates = [encoding] if encoding else []
+    m = _CHARSET_RE.search(html[:4096])
+    if m:
+        candidates.append(m.group(1).decode("ascii", "ignore"))
+    candidates.append("utf-8")
+    for enc in candidates:
+        try:
+            return html.decode(enc)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return html.decode("utf-8", errors="replace")
+
+
+def looks_binary(html: bytes | str) -> bool:
+    head = html[:2048]
+    if isinstance(head, str):
+        return "\x00" in head
+    return b"\x00" in head or head.startswith((b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04"))
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            dt = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.astimezone(timezone.utc)
+    return None
+
+
+def _authors(value: str | None) -> list[str]:
+    if not value:
+        return []
+    parts = re.split(r"\s*(?:;|\||,|\band\b|\bi\b)\s*", value)
+    seen: list[str] = []
+    for p in parts:
+        p = p.strip()
+        if p and p not in seen:
+            seen.append(p)
+    return seen
+
+
+def detect_language(text: str, declared: str = "", default: str = "") -> str:
+    """Detected language of ``text`` if the detector is confident, else the page's, else the default."""
+    if len(text) >= 200:
+        try:
+            import py3langid
+            lang, prob = py3langid.classify(text[:5000])
+            if prob >= 0.9 or not (declared or default):
+                return lang
+        except Exception as exc:  # the detector is optional: fall back, but say so
+            log.debug("language detection failed: %s", exc)
+    return (declared or default or "").lower()[:2]
+
+
+def _same_site(a: str, b: str) -> bool:
+    strip = lambda h: h[4:] if h.startswith("www.") else h  # noqa: E731
+    return strip(a) == strip(b)
+
+
+def extract_article(html: bytes | str, url: str, source: str, default_lang: str = "", *,
+                    encoding: str | None = None, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
+                    mode: str = "balanced", crawled_at: datetime | None = None) -> Article | Dropped:
+    """Extract one page. ``source`` is the source name; ``default_lang`` its language."""
+    if not html:
+        return Dropped("no_text", url, "empty page")
+    if looks_binary(html):
+        return Dropped("not_html", url, "binary content")
+    text_html = decode_html(html, encoding)
+    try:
+        doc = trafilatura.bare_extraction(text_html, url=url, with_metadata=True, include_comments=False,
+                                          date_extraction_params=_DATE_PARAMS, config=_config,
+                                          **_MODES.get(mode, {}))
+    except Exception as exc:  # trafilatura/lxml on hostile markup: count as a parse failure, go on
+        return Dropped("parse", url, f"{type(exc).__name__}: {exc}")
+    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    if len(text) < min_text_chars:
+        return Dropped("no_text", url, f"{len(text)} characters of article text (minimum {min_text_chars})")
+
+    fetched = canonicalize(url)
+    canonical = fetched
+    declared_url = getattr(doc, "url", None)
+    if declared_url:
+        candidate = canonicalize(declared_url, base=url)
+        if candidate.startswith(("http://", "https://")) and _same_site(domain_of(candidate), domain_of(fetched)):
+            canonical = candidate
+    m = _HTML_LANG_RE.search(text_html[:5000])
+    declared_lang = m.group(1).lower() if m else ""
+    title = (doc.title or "").strip()
+    if not title:
+        title = text.split("\n", 1)[0][:200]
+    return Article(
+        url=url,
+        canonical_url=canonical,
+        source=source,
+        title=title,
+        text=text,
+        domain=domain_of(canonical),
+        site_name=(doc.sitename or "").strip(),
+        description=(doc.description or "").strip(),
+        authors=_authors(doc.author),
+        published_at=_parse_date(doc.date),
+        crawled_at=crawled_at or datetime.now(timezone.utc),
+        lang=detect_language(text, declared_lang, default_lang),
+    )

@@ -1,0 +1,177 @@
+"""Item pipelines: raw page -> WARC -> (worker pool) Article document -> Elasticsearch.
+
+1. :class:`RawArchivePipeline` appends the page to the run's WARC and marks it ``fetched`` in
+   the known-URL store (so a killed crawl re-reads it from there instead of fetching it again).
+2. :class:`ExtractPipeline` sends the page to the worker process pool (extraction +
+   enrichment, :mod:`crawler.worker`) and awaits the answer without blocking the reactor.
+3. :class:`IndexPipeline` buffers documents and bulk-writes them through
+   ``indexer.ingest.write`` in a thread, every ``index_batch_size`` documents or
+   ``index_flush_seconds``; it counts new/updated/unchanged and marks pages ``indexed``.
+
+Each pipeline instance serves one spider (one source); the worker pool is shared by all
+spiders of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from scrapy.exceptions import DropItem
+
+from crawler import worker
+from crawler.items import PageItem
+
+log = logging.getLogger(__name__)
+
+
+class _SharedPool:
+    """One process pool per crawl process, opened by the first spider and closed by the last."""
+
+    pool = None
+    users = 0
+
+    @classmethod
+    def acquire(cls, settings):
+        if cls.pool is None:
+            cls.pool = worker.make_pool(settings)
+            for _ in range(worker.worker_count(settings)):
+                cls.pool.submit(worker.warm_up, settings)
+        cls.users += 1
+        return cls.pool
+
+    @classmethod
+    def release(cls) -> None:
+        cls.users -= 1
+        if cls.users <= 0 and cls.pool is not None:
+            cls.pool.shutdown(wait=True, cancel_futures=True)
+            cls.pool = None
+            cls.users = 0
+
+
+class _SpiderPipeline:
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    @property
+    def spider(self):
+        return self.crawler.spider
+
+    @property
+    def dw(self):
+        """The DealWatch settings object of this run."""
+        return self.crawler.settings["DEALWATCH_SETTINGS"]
+
+
+class RawArchivePipeline(_SpiderPipeline):
+    def process_item(self, item: PageItem) -> PageItem:
+        if item.raw_warc is not None:  # recovered from a WARC: already archived
+            return item
+        spider = self.spider
+        item.raw_warc, item.raw_offset, item.raw_length = spider.archive.write(
+            item.url, item.status, item.headers, item.body)
+        for key in item.keys:
+            spider.known.mark_fetched(key, item.source, item.url, item.raw_warc, item.raw_offset,
+                                      item.raw_length, item.lastmod, item.fetched_at)
+        return item
+
+
+class ExtractPipeline(_SpiderPipeline):
+    def open_spider(self, spider=None) -> None:
+        self.pool = _SharedPool.acquire(self.dw)
+
+    def close_spider(self, spider=None) -> None:
+        _SharedPool.release()
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        task = worker.PageTask(url=item.url, body=item.body, source=item.source, language=item.language,
+                               encoding=item.encoding, raw_warc=item.raw_warc, raw_offset=item.raw_offset,
+                               raw_length=item.raw_length, crawled_at=item.fetched_at)
+        spider = self.spider
+        try:
+            result = await asyncio.wrap_future(self.pool.submit(worker.process_page, task))
+        except Exception as exc:  # a worker died (e.g. out of memory): count it, keep crawling
+            log.exception("extraction failed for %s", item.url)
+            spider.report.error("parse", item.url, f"extraction worker failed: {type(exc).__name__}: {exc}")
+            raise DropItem(f"extraction failed: {exc}") from exc
+        item.body = b""
+        if result.dropped:
+            spider.report.dropped(result.dropped, item.url, result.message)
+            for key in item.keys:
+                spider.known.mark_dropped(key, item.source, item.url, result.dropped, item.fetched_at, item.lastmod)
+            raise DropItem(f"{result.dropped}: {result.message}")
+        if result.message:  # indexed, with a problem worth reporting (enrichment failed)
+            spider.report.error("enrich", item.url, result.message)
+        item.doc = result.doc
+        return item
+
+
+class IndexPipeline(_SpiderPipeline):
+    def open_spider(self, spider=None) -> None:
+        from indexer import store
+        from indexer.client import make_client
+
+        self.es = make_client(self.dw)
+        store.ensure_index(self.es, self.dw)
+        self.buffer: list[PageItem] = []
+        self.lock = asyncio.Lock()
+        self.last_flush = time.monotonic()
+        self.ticker = asyncio.get_event_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.dw.index_flush_seconds))
+            if self.buffer and time.monotonic() - self.last_flush >= self.dw.index_flush_seconds:
+                # shielded: closing the spider cancels this ticker, never a write half-counted
+                await asyncio.shield(self.flush())
+
+    async def process_item(self, item: PageItem) -> dict[str, Any]:
+        self.buffer.append(item)
+        if len(self.buffer) >= self.dw.index_batch_size:
+            await self.flush()
+        return {"url": item.url, "id": item.doc["id"] if item.doc else None}
+
+    async def flush(self) -> None:
+        from indexer import ingest
+
+        async with self.lock:
+            batch, self.buffer = self.buffer, []
+            self.last_flush = time.monotonic()
+            if not batch:
+                return
+            spider = self.spider
+            docs = [it.doc for it in batch]
+            try:
+                result = await asyncio.to_thread(ingest.write, self.es, self.dw, docs)
+            except Exception as exc:  # the index is unreachable: count, keep the pages pending for next run
+                log.error("writing %d documents failed: %s", len(docs), exc)
+                spider.report.articles["failed"] += len(docs)
+                spider.report.error("index", batch[0].url, f"{type(exc).__name__}: {exc}")
+                return
+            for kind, n in result.as_dict().items():
+                spider.report.articles[kind] += n
+            for err in result.errors[:3]:
+                spider.report.error("index", batch[0].url, err)
+            failed_ids = {e.split(":", 1)[0] for e in result.errors}
+            now = datetime.now(timezone.utc)
+            for it in batch:
+                doc = it.doc
+                if doc["id"] in failed_ids:
+                    continue
+                from crawler.canonical import url_key
+                keys = [*it.keys, url_key(doc["canonical_url"])]
+                spider.known.mark_indexed(keys, it.source, it.url, doc["canonical_url"], doc["id"],
+                                          doc["content_hash"], doc.get("published_at"), it.fetched_at or now,
+                                          it.raw_warc, it.raw_offset, it.raw_length)
+
+    async def close_spider(self, spider=None) -> None:
+        self.ticker.cancel()
+        await self.flush()
+        await asyncio.to_thread(self.es.indices.refresh, index=self.dw.articles_alias)

@@ -1,0 +1,107 @@
+"""Rebuild documents from the raw pages kept in WARC files, without fetching anything.
+
+Used after a trafilatura upgrade or an extraction setting change: every response record
+under ``<raw_dir>/<source>/*.warc.gz`` goes through the same path as a crawl — the worker
+pool's :func:`crawler.worker.process_page` (extract + ``indexer.ingest.prepare``) and
+``indexer.ingest.write`` in batches. When a page was fetched several times, its latest
+record wins (WARC files are named ``<YYYYMMDD>-<run id>`` and read in order).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from crawler import worker
+from crawler.canonical import url_key
+from crawler.warc import iter_pages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReextractResult:
+    pages: int = 0
+    written: Counter = field(default_factory=Counter)      # new / updated / unchanged / failed
+    dropped: Counter = field(default_factory=Counter)      # reason -> count
+    sources: list[str] = field(default_factory=list)
+
+
+def source_languages(settings) -> dict[str, str]:
+    """Source name -> language, from the sources files that exist (for pages without a lang)."""
+    from crawler.sources import SourcesError, load_sources
+
+    langs: dict[str, str] = {}
+    for path in (settings.demo_sources_file, settings.sources_file):
+        try:
+            for s in load_sources(path):
+                langs.setdefault(s.name, s.language)
+        except SourcesError as exc:
+            log.debug("no languages from %s: %s", path, exc)
+    return langs
+
+
+def latest_pages(settings, source: str) -> Iterable:
+    """The latest stored response per page of one source (oldest file first, later wins)."""
+    latest: dict[str, object] = {}
+    for path in sorted((Path(settings.raw_dir) / source).glob("*.warc.gz")):
+        try:
+            for page in iter_pages(settings.data_dir, path):
+                latest[url_key(page.url)] = page
+        except Exception as exc:  # a truncated file (killed crawl): keep what was readable, say so
+            log.warning("stopped reading %s: %s", path, exc)
+    return latest.values()
+
+
+def reextract(settings, sources: list[str] | None = None, workers: int | None = None,
+              batch_size: int | None = None, on_progress: Callable[[int], None] | None = None) -> ReextractResult:
+    from indexer import ingest, store
+    from indexer.client import make_client
+
+    raw_dir = Path(settings.raw_dir)
+    names = sources or sorted(p.name for p in raw_dir.iterdir() if p.is_dir()) if raw_dir.is_dir() else []
+    langs = source_languages(settings)
+    es = make_client(settings)
+    store.ensure_index(es, settings)
+    result = ReextractResult(sources=list(names))
+    batch_size = batch_size or settings.index_batch_size
+    if workers is None:
+        workers = worker.worker_count(settings)
+    pool = worker.make_pool(settings.replace(extract_workers=workers)) if workers > 1 else None
+    try:
+        for name in names:
+            tasks = [worker.PageTask(url=p.url, body=p.body, source=name, language=langs.get(name, ""),
+                                     raw_warc=p.warc, raw_offset=p.offset, raw_length=p.length,
+                                     crawled_at=p.fetched_at)
+                     for p in latest_pages(settings, name)]
+            results = pool.map(worker.process_page, tasks, chunksize=8) if pool else \
+                (worker.process_page(t, settings) for t in tasks)
+            docs = []
+            for r in results:
+                result.pages += 1
+                if on_progress:
+                    on_progress(result.pages)
+                if r.dropped:
+                    result.dropped[r.dropped] += 1
+                    continue
+                docs.append(r.doc)
+                if len(docs) >= batch_size:
+                    _write(es, settings, docs, result)
+                    docs = []
+            _write(es, settings, docs, result)
+    finally:
+        if pool:
+            pool.shutdown()
+    es.indices.refresh(index=settings.articles_alias)
+    return result
+
+
+def _write(es, settings, docs, result: ReextractResult) -> None:
+    from indexer import ingest
+
+    if docs:
+        for k, v in ingest.write(es, settings, docs).as_dict().items():
+            result.written[k] += v

@@ -1,0 +1,74 @@
+"""Scrapy settings, built in one place from the DealWatch :class:`~dealwatch.settings.Settings`.
+
+Politeness and limits come from the typed settings (``DEALWATCH_*`` environment variables):
+User-Agent with the contact URL, robots.txt obeyed (plus Crawl-delay), AutoThrottle, a
+per-domain concurrency limit, maximum page size, timeouts, retries with backoff for 5xx
+and timeouts only. The components of the pipeline are wired here by configuration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dealwatch.settings import Settings
+
+
+def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, Any]:
+    """The Scrapy settings dict for one crawl (``time_limit`` in seconds closes the spider)."""
+    return {
+        "DEALWATCH_SETTINGS": dw,
+        "BOT_NAME": "dealwatch",
+        "USER_AGENT": dw.user_agent.format(contact_url=dw.contact_url),
+        "ROBOTSTXT_OBEY": True,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMATTER": "crawler.logformatter.QuietDropsLogFormatter",
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        # politeness
+        "CONCURRENT_REQUESTS": max(16, dw.concurrent_requests_per_domain * 4),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": dw.concurrent_requests_per_domain,
+        "DOWNLOAD_DELAY": dw.download_delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "AUTOTHROTTLE_ENABLED": True,
+        "AUTOTHROTTLE_START_DELAY": dw.autothrottle_start_delay,
+        "AUTOTHROTTLE_MAX_DELAY": dw.autothrottle_max_delay,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(dw.concurrent_requests_per_domain),
+        # limits
+        "DOWNLOAD_MAXSIZE": dw.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_TIMEOUT": dw.download_timeout,
+        "REDIRECT_MAX_TIMES": 5,
+        "DNS_TIMEOUT": min(10.0, dw.download_timeout),
+        "CLOSESPIDER_TIMEOUT": float(time_limit or 0),
+        # retries: 5xx and timeouts with backoff, never 4xx (DNS failures and refused
+        # connections are not retried: a dead host stays dead for the next seconds)
+        "RETRY_ENABLED": dw.retry_times > 0,
+        "RETRY_TIMES": dw.retry_times,
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        "RETRY_EXCEPTIONS": [
+            "scrapy.exceptions.DownloadTimeoutError",
+            "scrapy.exceptions.DownloadFailedError",
+            "scrapy.exceptions.ResponseDataLossError",
+            "twisted.internet.defer.TimeoutError",
+            "twisted.internet.error.TimeoutError",
+            "twisted.internet.error.TCPTimedOutError",
+            "twisted.internet.error.ConnectionDone",
+            "twisted.internet.error.ConnectionLost",
+        ],
+        "DEALWATCH_RETRY_BACKOFF": dw.retry_backoff,
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawler.middlewares.BackoffRetryMiddleware": 550,
+            "crawler.middlewares.RobotsCrawlDelayMiddleware": 150,
+        },
+        # the pipeline: archive raw page -> extract + enrich (process pool) -> bulk index
+        "ITEM_PIPELINES": {
+            "crawler.pipelines.RawArchivePipeline": 100,
+            "crawler.pipelines.ExtractPipeline": 200,
+            "crawler.pipelines.IndexPipeline": 300,
+        },
+        "CONCURRENT_ITEMS": 100,
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 20_000_000,
+        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
+    }

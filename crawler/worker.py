@@ -1,0 +1,96 @@
+"""The CPU stage: extraction + enrichment of raw pages, run in a pool of worker processes.
+
+The Scrapy process only downloads, archives and writes; the heavy work (trafilatura, then
+``indexer.ingest.prepare``) happens here, in ``extract_workers`` processes started with
+``spawn`` so they import nothing of Scrapy. A task is small: the page bytes, the URL, the
+source's name and language, the charset and the WARC pointer. The answer is the finished
+document (a dict) or the reason the page was dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_settings = None
+
+
+@dataclass(frozen=True)
+class PageTask:
+    url: str
+    body: bytes
+    source: str
+    language: str = ""
+    encoding: str | None = None
+    raw_warc: str | None = None
+    raw_offset: int | None = None
+    raw_length: int | None = None
+    crawled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PageResult:
+    url: str
+    doc: dict[str, Any] | None = None
+    dropped: str | None = None      # reason
+    message: str = ""
+
+
+def _init_worker(settings) -> None:
+    global _settings
+    _settings = settings
+    from dealwatch.settings import set_settings
+    set_settings(settings)
+
+
+def process_page(task: PageTask, settings=None) -> PageResult:
+    """Extract and enrich one page (in a worker process, or in-process when called directly)."""
+    from crawler.extract import Dropped, extract_article
+    from indexer import ingest
+
+    settings = settings or _settings
+    if settings is None:
+        from dealwatch.settings import get_settings
+        settings = get_settings()
+    result = extract_article(task.body, task.url, task.source, task.language, encoding=task.encoding,
+                             min_text_chars=settings.min_text_chars, mode=settings.extraction_mode,
+                             crawled_at=task.crawled_at)
+    if isinstance(result, Dropped):
+        return PageResult(task.url, dropped=result.reason, message=result.message)
+    result.raw_warc, result.raw_offset, result.raw_length = task.raw_warc, task.raw_offset, task.raw_length
+    try:
+        doc = ingest.prepare(result, settings)
+    except Exception as exc:  # enrichment failed on this text: keep the article un-enriched, report it
+        log.warning("enrichment failed for %s: %s: %s", task.url, type(exc).__name__, exc)
+        from indexer.schema import article_to_document
+        return PageResult(task.url, doc=article_to_document(result),
+                          message=f"enrichment failed (indexed without it; run reenrich): {type(exc).__name__}: {exc}")
+    return PageResult(task.url, doc=doc)
+
+
+def worker_count(settings) -> int:
+    return settings.extract_workers or os.cpu_count() or 1
+
+
+def make_pool(settings) -> ProcessPoolExecutor:
+    """A pool of clean worker processes (spawned: no Scrapy state, no reactor inherited)."""
+    return ProcessPoolExecutor(max_workers=worker_count(settings), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(settings,))
+
+
+def warm_up(settings) -> None:
+    """Imported in each worker at start, so the first pages are not slowed by imports."""
+    _init_worker(settings)
+    import crawler.extract  # noqa: F401
+    from indexer import ingest  # noqa: F401
+    try:
+        import indexer.enrich  # noqa: F401
+    except ImportError:
+        pass
