@@ -593,9 +593,35 @@ def facet_aggs(req: SearchRequest) -> dict:
             "filter": build_query(replace(req, q=""), without=own),
             "aggs": {"values": {"terms": {"field": fld, "size": size}}},
         }
-    aggs["entity_names"] = {"terms": {"field": "entity_ids", "size": 200},
-                            "aggs": {"name": {"terms": {"field": "entity_names", "size": 1}}}}
     return aggs
+
+
+_LABEL_DOC = {"top_hits": {"size": 1, "_source": ["entities", "entity_ids", "entity_names", "entity_types"]}}
+
+
+def _label_of(entity_id: str, bucket: dict) -> tuple[str, str]:
+    """(name, type) of an entity from a bucket's ``doc`` top hit (details, or the parallel id/name lists)."""
+    hits = bucket.get("doc", {}).get("hits", {}).get("hits", [])
+    if hits:
+        for e in _entities_of(hits[0].get("_source", {})):
+            if e["id"] == entity_id:
+                return e["name"] or entity_id, e.get("type") or ""
+    return entity_id, ""
+
+
+def entity_labels(es: Elasticsearch, settings: Settings, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Names and types of entity ids: the watchlist first, else a document that mentions them."""
+    ids = list(dict.fromkeys(ids))
+    known = watchlist(settings)
+    out = {i: (known[i]["name"], known[i]["type"]) for i in ids if i in known}
+    missing = [i for i in ids if i not in out]
+    if missing:
+        resp = es.search(index=settings.articles_alias, size=0, query={"terms": {"entity_ids": missing}},
+                         aggs={"ids": {"terms": {"field": "entity_ids", "include": missing, "size": len(missing)},
+                                       "aggs": {"doc": _LABEL_DOC}}})
+        for b in resp["aggregations"]["ids"]["buckets"]:
+            out[b["key"]] = _label_of(b["key"], b)
+    return out
 
 
 def search_body(req: SearchRequest, *, facets: bool = True, highlight: bool = True,
@@ -750,16 +776,18 @@ def search(es: Elasticsearch, settings: Settings, req: SearchRequest, *, facets:
     body = search_body(req, facets=facets, collapse=collapse)
     resp = es.search(index=settings.articles_alias, **body)
     hits = [_hit_from(h) for h in resp["hits"]["hits"]]
+    aggs = resp.get("aggregations", {})
+    names: dict[str, str] = {}
+    if aggs:
+        ids = [b["key"] for b in aggs["facet_entity"]["values"]["buckets"]] + list(req.entities)
+        names = {k: v[0] for k, v in entity_labels(es, settings, ids).items()}
     return SearchResult(request=req, total=resp["hits"]["total"]["value"], hits=hits,
-                        facets=_facets_from(resp.get("aggregations", {}), req), took_ms=resp.get("took", 0),
-                        collapsed=collapse)
+                        facets=_facets_from(aggs, req, names), took_ms=resp.get("took", 0), collapsed=collapse)
 
 
-def _facets_from(aggs: dict, req: SearchRequest) -> dict[str, list[FacetValue]]:
+def _facets_from(aggs: dict, req: SearchRequest, names: dict[str, str]) -> dict[str, list[FacetValue]]:
     if not aggs:
         return {}
-    names = {b["key"]: (b["name"]["buckets"][0]["key"] if b["name"]["buckets"] else b["key"])
-             for b in aggs.get("entity_names", {}).get("buckets", [])}
     selected = {"entity": set(req.entities), "type": set(req.entity_types), "source": set(req.sources),
                 "lang": set(req.langs), "relevant": {"true"} if req.relevant_only else set()}
     out: dict[str, list[FacetValue]] = {}
@@ -896,15 +924,13 @@ def entity_list(es: Elasticsearch, settings: Settings, prefix: str = "", limit: 
     query = {"term": {"relevant": True}} if relevant_only else {"match_all": {}}
     resp = es.search(index=settings.articles_alias, size=0, query=query, aggs={
         "ids": {"terms": {"field": "entity_ids", "size": 2000},
-                "aggs": {"name": {"terms": {"field": "entity_names", "size": 1}},
-                         "type": {"terms": {"field": "entity_types", "size": 1}},
-                         "relevant": {"filter": {"term": {"relevant": True}}}}}})
+                "aggs": {"doc": _LABEL_DOC, "relevant": {"filter": {"term": {"relevant": True}}}}}})
     known = watchlist(settings)
     out: dict[str, dict[str, Any]] = {}
     for b in resp["aggregations"]["ids"]["buckets"]:
         w = known.get(b["key"], {})
-        out[b["key"]] = {"id": b["key"], "name": w.get("name") or (b["name"]["buckets"] or [{"key": b["key"]}])[0]["key"],
-                         "type": w.get("type") or (b["type"]["buckets"] or [{"key": ""}])[0]["key"],
+        name, etype = _label_of(b["key"], b)
+        out[b["key"]] = {"id": b["key"], "name": w.get("name") or name, "type": w.get("type") or etype,
                          "aliases": w.get("aliases", []), "articles": b["doc_count"],
                          "relevant_articles": b["relevant"]["doc_count"]}
     for eid, w in known.items():
@@ -925,9 +951,7 @@ def entity_detail(es: Elasticsearch, settings: Settings, entity_id: str, latest:
     mentions = {"term": {"entity_ids": entity_id}}
     resp = es.search(index=settings.articles_alias, size=0, query=mentions, aggs={
         "relevant": {"filter": {"term": {"relevant": True}}},
-        "name": {"terms": {"field": "entity_names", "size": 50}},
-        "co": {"terms": {"field": "entity_ids", "size": 16, "exclude": [entity_id]},
-               "aggs": {"name": {"terms": {"field": "entity_names", "size": 1}}}},
+        "co": {"terms": {"field": "entity_ids", "size": 16, "exclude": [entity_id]}},
         "sources": {"terms": {"field": "source", "size": 20}},
     })
     total = resp["hits"]["total"]["value"]
@@ -939,16 +963,11 @@ def entity_detail(es: Elasticsearch, settings: Settings, entity_id: str, latest:
     interval, buckets = histogram(es, settings, req)
     latest_req = SearchRequest(entities=(entity_id,), relevant_only=True, sort="newest", size=latest)
     latest_hits = search(es, settings, latest_req, facets=False, collapse=False).hits
-    names = {}
-    for b in a["co"]["buckets"]:
-        names[b["key"]] = (b["name"]["buckets"] or [{"key": b["key"]}])[0]["key"]
-    fallback_name = entity_id
-    # the entity's own name: the most frequent name on documents that carry it alone would be
-    # ideal; the watchlist decides when present
-    if known:
-        fallback_name = known["name"]
+    labels = entity_labels(es, settings, [entity_id] + [b["key"] for b in a["co"]["buckets"]])
+    names = {k: v[0] for k, v in labels.items()}
+    own_name, own_type = labels.get(entity_id, (entity_id, ""))
     return {
-        "id": entity_id, "name": fallback_name, "type": (known or {}).get("type", ""),
+        "id": entity_id, "name": own_name, "type": own_type,
         "aliases": (known or {}).get("aliases", []), "articles": total,
         "relevant_articles": a["relevant"]["doc_count"], "interval": interval, "over_time": buckets,
         "co_mentioned": [{"id": b["key"], "name": names[b["key"]], "articles": b["doc_count"]}

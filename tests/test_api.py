@@ -1,0 +1,137 @@
+"""The JSON API: every endpoint and its error answers, against the real app and node."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+import search_archive as sa
+from search_ui.app import create_app
+
+
+@pytest.fixture(scope="module")
+def archive(es, settings):
+    ids = sa.build(es, settings)
+    yield ids
+    from indexer import store
+    store.drop_all(es, settings)
+
+
+@pytest.fixture(scope="module")
+def client(settings, archive):
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_search_answers_hits_total_facets_and_links(client, archive):
+    r = client.get("/api/search", params={"q": "citigroup", "relevant": "0"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total"] == 4 and body["page"] == 1 and body["sort"] == "relevance"
+    # the two copies of one story come as one hit with "1 similar"
+    hit = next(h for h in body["hits"] if h["id"] in (archive["fb-banks"], archive["fb-banks-wire"]))
+    assert len(body["hits"]) == 3 and hit["similar_count"] == 1 and body["collapsed"]
+    assert {"title", "url", "source", "published_at", "lang", "relevance_score", "entities", "snippet_html",
+            "similar_count"} <= set(hit)
+    assert "<mark>Citigroup</mark>" in hit["snippet_html"]
+    assert {f["value"] for f in body["facets"]["source"]} == {"news-en", "wire-en"}
+    assert body["links"]["csv"].startswith("/export.csv?q=citigroup")
+
+
+def test_search_filters_and_histogram(client, archive):
+    r = client.get("/api/search", params=[("entity", "fb"), ("entity", "citi"), ("relevant", "0"),
+                                          ("sort", "newest"), ("histogram", "1")])
+    body = r.json()
+    assert body["total"] == 2 and body["hits"][0]["similar_count"] == 1
+    assert sum(b["count"] for b in body["histogram"]["buckets"]) == 2
+    assert all(0 <= b["share"] <= 1 for b in body["histogram"]["buckets"])
+
+
+def test_relevant_only_by_default(client, archive):
+    default = client.get("/api/search", params={"q": "google"}).json()
+    everything = client.get("/api/search", params={"q": "google", "relevant": "0"}).json()
+    assert default["total"] == 0 and everything["total"] == 1
+
+
+@pytest.mark.parametrize("params, says", [
+    ({"q": '"unclosed'}, "never closed"),
+    ({"q": "(a OR"}, "needs a word after it"),
+    ({"q": "color:red"}, "Unknown field"),
+    ({"size": "101"}, "Page size must be between 1 and 100"),
+    ({"size": "ten"}, "size must be a whole number"),
+    ({"page": "600"}, "use the export"),
+    ({"from": "31/12/2024"}, "from must be a date"),
+    ({"sort": "random"}, "Unknown sort"),
+])
+def test_bad_searches_are_400_with_a_json_message(client, params, says):
+    r = client.get("/api/search", params=params)
+    assert r.status_code == 400
+    assert says in r.json()["error"]["message"]
+
+
+def test_article_endpoint(client, archive):
+    r = client.get(f"/api/articles/{archive['fb-banks']}")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["title"] == sa.BY_KEY["fb-banks"].title and doc["text"].startswith("Facebook asked")
+    assert [c["id"] for c in doc["cluster_copies"]] == [archive["fb-banks-wire"]]
+    assert doc["versions"] == [] and doc["raw_available"] is False
+    missing = client.get("/api/articles/0000")
+    assert missing.status_code == 404 and "No article" in missing.json()["error"]["message"]
+
+
+def test_entities_endpoints(client, archive):
+    body = client.get("/api/entities", params={"prefix": "citi"}).json()
+    assert body["entities"][0]["id"] == "citi" and body["entities"][0]["articles"] == 4
+    one = client.get("/api/entities/jpm").json()
+    assert one["name"] == "JPMorgan Chase" and one["articles"] == 2
+    assert {c["id"] for c in one["co_mentioned"]} == {"fb", "citi"}
+    assert [h["id"] for h in one["latest"]] == [archive["fb-banks-wire"], archive["fb-banks"]]
+    assert client.get("/api/entities/nobody").status_code == 404
+    assert client.get("/api/entities", params={"limit": "0"}).status_code == 400
+    assert client.get("/api/entities", params={"limit": "x"}).json()["error"]["message"].startswith("limit")
+
+
+def test_sources_endpoint_with_and_without_run_history(client, es, settings, archive):
+    body = client.get("/api/sources").json()
+    by_name = {s["source"]: s for s in body["sources"]}
+    assert by_name["news-en"]["articles"] == 5 and by_name["news-en"]["runs"] == []
+    runs = pytest.importorskip("indexer.runs")
+    from datetime import datetime, timezone
+    runs.record_run(es, settings, runs.RunRecord(
+        run_id="r1", source="news-en", started_at=datetime(2024, 7, 1, tzinfo=timezone.utc),
+        ended_at=datetime(2024, 7, 1, 0, 1, tzinfo=timezone.utc), status="partial", pages_fetched=12,
+        errors={"http_404": 2}, last_error="2 pages not found",
+        next_run_at=datetime(2024, 7, 1, 1, tzinfo=timezone.utc)))
+    by_name = {s["source"]: s for s in client.get("/api/sources").json()["sources"]}
+    run = by_name["news-en"]["runs"][0]
+    assert run["status"] == "partial" and run["errors"] == {"http_404": 2} and run["pages_fetched"] == 12
+    assert by_name["news-en"]["next_run_at"].startswith("2024-07-01T01:00")
+    page = client.get("/sources")
+    assert page.status_code == 200 and "2 pages not found" in page.text and "partial" in page.text
+
+
+def test_unknown_endpoints_and_openapi(client):
+    r = client.get("/api/nothing")
+    assert r.status_code == 404 and "see /docs" in r.json()["error"]["message"]
+    spec = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/articles/{doc_id}", "/api/entities", "/api/entities/{entity_id}",
+            "/api/sources", "/export.csv", "/feed.atom"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+def test_render_time_is_reported(client):
+    r = client.get("/api/search")
+    assert r.headers["X-Render-Time"].endswith("ms")
+
+
+def test_token_protects_everything_when_set(settings, archive):
+    with TestClient(create_app(settings.replace(ui_token="s3cret"))) as c:
+        assert c.get("/api/search").status_code == 401
+        assert c.get("/").status_code == 401
+        assert c.get("/api/search", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/api/search", auth=("anyone", "s3cret")).status_code == 200
+        assert c.get("/api/search", auth=("anyone", "wrong")).status_code == 401
+        assert c.get("/?token=s3cret").status_code == 200
+        assert c.get("/entities").status_code == 200  # the cookie remembers the token
+        assert c.get("/static/style.css").status_code == 200

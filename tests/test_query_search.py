@@ -1,0 +1,129 @@
+"""Searching the archive through the one query builder, on the real node."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from indexer import query
+from indexer.query import SearchRequest
+
+import search_archive as sa
+
+
+@pytest.fixture(scope="module")
+def archive(es, settings):
+    ids = sa.build(es, settings)
+    yield ids
+    from indexer import store
+    store.drop_all(es, settings)
+
+
+def keys(archive, result) -> set[str]:
+    by_id = {v: k for k, v in archive.items()}
+    return {by_id[h.id] for h in result.hits}
+
+
+def run(es, settings, **kw):
+    kw.setdefault("relevant_only", False)
+    return query.search(es, settings, SearchRequest(**kw), collapse=False)
+
+
+def test_empty_query_lists_relevant_articles_newest_first(es, settings, archive):
+    r = query.search(es, settings, SearchRequest(), collapse=False)
+    assert keys(archive, r) == sa.expected(lambda a: a.relevant)
+    dates = [h.published_at for h in r.hits if h.published_at]
+    assert dates == sorted(dates, reverse=True)
+    assert r.hits[-1].published_at is None  # undated last
+
+
+def test_a_word_finds_its_inflected_forms(es, settings, archive):
+    # "bank" finds the Polish "banków"/"banki" through the lemma fields
+    assert "fb-pl" in keys(archive, run(es, settings, q="bank"))
+    assert "fb-pl" in keys(archive, run(es, settings, q="facebook"))  # "Facebooka"
+
+
+def test_a_phrase_matches_inflected_phrases(es, settings, archive):
+    assert keys(archive, run(es, settings, q='"dane klientów"')) == {"fb-pl"}      # text has "danych klienta" too
+    assert keys(archive, run(es, settings, q='"card transactions"')) == {"fb-banks", "fb-banks-wire"}
+    assert keys(archive, run(es, settings, q='"transactions card"')) == set()
+
+
+def test_boolean_operators(es, settings, archive):
+    assert keys(archive, run(es, settings, q="amazon OR google")) == {"amazon-wf", "google-office"}
+    assert keys(archive, run(es, settings, q="citigroup -facebook")) == {"formula", "undated"}
+    assert keys(archive, run(es, settings, q="(amazon OR google) AND warsaw")) == {"google-office"}
+
+
+def test_prefix_and_fields(es, settings, archive):
+    assert keys(archive, run(es, settings, q="transa*")) == {"fb-banks", "fb-banks-wire", "fb-pl"}  # transakcje
+    assert keys(archive, run(es, settings, q="title:report")) == {"fb-banks-wire"}
+    assert keys(archive, run(es, settings, q="source:wire-en")) == {"fb-banks-wire"}
+    assert keys(archive, run(es, settings, q="author:nowak")) == {"fb-pl"}
+    assert keys(archive, run(es, settings, q="lang:pl")) == {"fb-pl"}
+    assert keys(archive, run(es, settings, q="entity:amazon")) == {"amazon-wf"}
+    assert keys(archive, run(es, settings, q='entity:"Wells Fargo"')) == {"amazon-wf"}
+
+
+def test_filters_combine(es, settings, archive):
+    r = run(es, settings, entities=("fb", "jpm"))
+    assert keys(archive, r) == {"fb-banks", "fb-banks-wire"}  # entities: all of them
+    r = run(es, settings, sources=("news-pl", "wire-en"))
+    assert keys(archive, r) == {"fb-pl", "fb-banks-wire"}    # sources: any of them
+    r = run(es, settings, entity_types=("bank",), langs=("en",), date_from=date(2024, 1, 1),
+            date_to=date(2024, 5, 1))
+    assert keys(archive, r) == {"fb-banks", "formula"}       # date_to includes the whole day
+    assert "google-office" not in keys(archive, query.search(es, settings, SearchRequest(q="google"), collapse=False))
+
+
+def test_facets_count_under_the_other_filters(es, settings, archive):
+    r = run(es, settings, q="facebook", sources=("news-en",))
+    assert r.total == 1
+    sources = {v.value: v.count for v in r.facets["source"]}
+    # a source facet counts as if its own filter were off, so other sources can be added
+    assert sources == {"news-en": 1, "wire-en": 1, "news-pl": 1, "trouble": 1}
+    assert [v.value for v in r.facets["source"] if v.selected] == ["news-en"]
+    entities = {v.value: (v.label, v.count) for v in r.facets["entity"]}
+    assert entities["jpm"] == ("JPMorgan Chase", 1)
+
+
+def test_near_duplicates_collapse_with_a_count(es, settings, archive):
+    r = query.search(es, settings, SearchRequest(q="jpmorgan"))
+    assert r.collapsed and r.total == 2 and len(r.hits) == 1
+    assert r.hits[0].similar_count == 1
+
+
+def test_snippets_mark_the_words_and_escape_nothing_themselves(es, settings, archive):
+    r = run(es, settings, q="bank")
+    hit = next(h for h in r.hits if h.id == archive["fb-pl"])
+    assert query.HL_PRE + "bank" in hit.snippet_hl.lower()  # "banki"/"banków" marked via the stem
+    hostile = next(h for h in run(es, settings, q="hostile").hits)
+    html = hostile.as_dict()["snippet_html"] + hostile.as_dict()["title_html"]
+    assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
+
+
+def test_histogram_counts_matches_and_all_articles(es, settings, archive):
+    interval, buckets = query.histogram(es, settings, SearchRequest(q="facebook", relevant_only=False))
+    assert interval in ("day", "week")
+    assert sum(b.count for b in buckets) == 4  # the undated article has no place on the time axis
+    assert all(b.total >= b.count for b in buckets)
+    first, last = min(b.start for b in buckets), max(b.start for b in buckets)
+    in_range = sa.expected(lambda a: a.published and first.date() <= a.published.date() <= last.date())
+    assert sum(b.total for b in buckets) == len(in_range)  # all archived articles of those days
+
+
+def test_count_is_the_number_of_matches(es, settings, archive):
+    assert query.count(es, settings, SearchRequest(q="citigroup", relevant_only=False)) == len(
+        sa.expected(lambda a: "citi" in {e[0] for e in a.entities}))
+
+
+def test_entities_and_sources_views(es, settings, archive):
+    ents = {e["id"]: e for e in query.entity_list(es, settings)}
+    assert ents["fb"]["articles"] == 4 and ents["fb"]["name"] == "Facebook"
+    assert [e["id"] for e in query.entity_list(es, settings, prefix="well")][:1] == ["wf"]
+    fb = query.entity_detail(es, settings, "fb")
+    assert {c["id"] for c in fb["co_mentioned"]} == {"jpm", "citi"}
+    assert query.entity_detail(es, settings, "nobody-at-all") is None
+    sources = {s["source"]: s for s in query.sources_overview(es, settings)}
+    assert sources["news-en"]["articles"] == 5 and sources["news-en"]["relevant_articles"] == 4

@@ -1,0 +1,119 @@
+"""The query language: what users type, what it means, and the messages for malformed input."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from dealwatch.settings import Settings
+from indexer.query import (And, MatchAll, Not, Or, QueryError, QuerySyntaxError, SearchRequest, Term, build_query,
+                           highlight_to_html, parse_query, request_from_params, HL_POST, HL_PRE)
+
+
+def test_empty_query_matches_everything():
+    assert parse_query("") == MatchAll()
+    assert parse_query("   ") == MatchAll()
+
+
+def test_words_are_combined_with_and():
+    assert parse_query("facebook bank") == And((Term("facebook"), Term("bank")))
+    assert parse_query("facebook AND bank") == parse_query("facebook bank")
+
+
+def test_or_binds_looser_than_and():
+    assert parse_query("a b OR c") == Or((And((Term("a"), Term("b"))), Term("c")))
+
+
+def test_not_and_leading_minus_exclude():
+    assert parse_query("facebook NOT google") == And((Term("facebook"), Not(Term("google"))))
+    assert parse_query("facebook -google") == parse_query("facebook NOT google")
+
+
+def test_hyphenated_words_stay_one_word():
+    assert parse_query("e-mail") == Term("e-mail")
+
+
+def test_phrases_prefixes_and_fields():
+    assert parse_query('"card transactions"') == Term("card transactions", phrase=True)
+    assert parse_query("transact*") == Term("transact", prefix=True)
+    assert parse_query('title:"big banks" source:news-en author:smith lang:pl entity:fb') == And((
+        Term("big banks", "title", phrase=True), Term("news-en", "source"), Term("smith", "author"),
+        Term("pl", "lang"), Term("fb", "entity")))
+
+
+def test_parentheses_group():
+    assert parse_query("(facebook OR meta) chase") == And((Or((Term("facebook"), Term("meta"))), Term("chase")))
+
+
+@pytest.mark.parametrize("q, says", [
+    ('"card transactions', "never closed"),
+    ("(facebook OR meta", "never closed"),
+    ("facebook)", "Unmatched ')'"),
+    ("facebook AND", "needs a word after it"),
+    ("OR facebook", "needs a word before it"),
+    ("facebook AND OR bank", "put a word between them"),
+    ("NOT", "needs a word after it"),
+    ("colour:red", "Unknown field 'colour'"),
+    ("*", "has no letters"),
+    ("fa*ce", "only allowed at the end"),
+    ("()", "Empty parentheses"),
+    ('""', "Empty quotes"),
+])
+def test_malformed_queries_get_a_helpful_message(q, says):
+    with pytest.raises(QuerySyntaxError) as err:
+        parse_query(q)
+    assert says in str(err.value)
+
+
+def test_request_from_url_parameters_round_trips():
+    req = request_from_params([("q", "facebook"), ("entity", "fb"), ("entity", "jpm"), ("source", "a,b"),
+                               ("lang", "en"), ("from", "2024-01-01"), ("to", "2024-12-31"), ("relevant", "0"),
+                               ("sort", "newest"), ("page", "2"), ("size", "50")])
+    assert req == SearchRequest(q="facebook", entities=("fb", "jpm"), sources=("a", "b"), langs=("en",),
+                                date_from=date(2024, 1, 1), date_to=date(2024, 12, 31), relevant_only=False,
+                                sort="newest", page=2, size=50)
+    assert request_from_params(req.to_params()) == req
+
+
+def test_relevant_only_is_the_default_and_sort_follows_the_query():
+    assert request_from_params([]).relevant_only is True
+    assert request_from_params([]).effective_sort == "newest"
+    assert request_from_params([("q", "bank")]).effective_sort == "relevance"
+
+
+@pytest.mark.parametrize("params, says", [
+    ([("size", "1000")], "Page size must be between 1 and 100"),
+    ([("page", "0")], "Page numbers start at 1"),
+    ([("page", "9999")], "use the export"),
+    ([("sort", "random")], "Unknown sort"),
+    ([("from", "2024-05-01"), ("to", "2024-01-01")], "date range is empty"),
+])
+def test_out_of_bounds_requests_are_refused_with_a_reason(params, says):
+    with pytest.raises(QueryError) as err:
+        request_from_params(params).validated(Settings())
+    assert says in str(err.value)
+
+
+@pytest.mark.parametrize("params, says", [([("page", "two")], "page must be a whole number"),
+                                           ([("from", "yesterday")], "from must be a date")])
+def test_bad_parameter_values_are_query_errors(params, says):
+    with pytest.raises(QueryError) as err:
+        request_from_params(params)
+    assert says in str(err.value)
+
+
+def test_filters_are_filters_of_the_query():
+    q = build_query(SearchRequest(q="bank", entities=("fb", "jpm"), langs=("en",)))
+    filters = q["bool"]["filter"]
+    assert {"term": {"entity_ids": "fb"}} in filters and {"term": {"entity_ids": "jpm"}} in filters
+    assert {"terms": {"lang": ["en"]}} in filters
+    assert {"term": {"relevant": True}} in filters
+
+
+def test_highlighted_text_is_escaped_except_the_markers():
+    raw = f'<script>alert(1)</script> {HL_PRE}bank{HL_POST} "x" <b onclick=y>'
+    out = highlight_to_html(raw)
+    assert "<script>" not in out and "<b " not in out
+    assert "&lt;script&gt;" in out and "<mark>bank</mark>" in out
+    assert highlight_to_html(f"{HL_PRE}cut off") == "<mark>cut off</mark>"
