@@ -483,6 +483,7 @@ def render_rss(site: Site, edition: int) -> str:
 <link>{xml_escape(a.url)}</link>
 <guid isPermaLink="true">{xml_escape(a.url)}</guid>
 <pubDate>{format_datetime(a.published)}</pubDate>
+<atom:updated>{_iso(a.modified(edition))}</atom:updated>
 <dc:creator>{xml_escape(a.author)}</dc:creator>
 <category>{xml_escape(site.section_title(a.section))}</category>
 <description>{xml_escape(" ".join(a.paragraphs(edition)[0].split()[:40]))}</description>

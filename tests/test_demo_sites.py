@@ -246,14 +246,17 @@ def test_edition_2_adds_exactly_five_articles_on_one_site_and_edits_exactly_one(
     edited = changed[0]
 
     site = demo.site(EDITION2_SITE)
-    feed_links = {e.link for e in feedparser.parse(get_text(site.url("/feed.xml"))).entries}
+    entries = {e.link: e for e in feedparser.parse(get_text(site.url("/feed.xml"))).entries}
+    feed_links = set(entries)
     sitemap = sitemap_urls(site.sitemap_url)
     for a in new:
         assert a.title in get_text(a.url)
         assert a.url in feed_links and a.url in sitemap
     page = get_text(edited.url)
     assert edited.paragraphs(2)[0][:60] in page and edited.paragraphs(1)[0][:60] not in page
-    assert sitemap[edited.url].findtext(f"{SM}lastmod") == edited.revised_at.isoformat().replace("+00:00", "Z")
+    revised_at = edited.revised_at.isoformat().replace("+00:00", "Z")
+    assert sitemap[edited.url].findtext(f"{SM}lastmod") == revised_at
+    assert entries[edited.url].updated == revised_at  # feeds say when an entry changed, too
 
     demo.set_edition(1)
     assert all(fetch(a.url)[0] == 404 for a in new)
