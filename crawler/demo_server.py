@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
@@ -642,9 +642,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, head: bool) -> None:
         owner, site = self.server.owner, self.server.site
         status, ctype, body, headers = route(site, urlsplit(self.path).path, owner.edition, owner.slow_seconds)
+        if status == 200 and _not_modified(self.headers.get("If-Modified-Since"), headers.get("Last-Modified")):
+            status, body = 304, b""   # conditional GET: the article has not changed since then
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        if status != 304:
+            self.send_header("Content-Length", str(len(body)))
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
@@ -654,6 +657,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 log.debug("client closed %s%s early", site.host, self.path)
+
+
+def _not_modified(if_modified_since: str | None, last_modified: str | None) -> bool:
+    if not if_modified_since or not last_modified:
+        return False
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False  # an unparsable date means "send the page", as RFC 9110 says
 
 
 HTML = "text/html; charset=utf-8"

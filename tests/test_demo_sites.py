@@ -194,6 +194,22 @@ def test_home_pages_carry_tracking_links_and_a_slashless_variant(demo):
     assert '<link rel="canonical"' in page and "utm_" not in re.search(r'rel="canonical" href="([^"]+)"', page).group(1)
 
 
+def test_article_pages_answer_conditional_gets_with_304_until_they_change(demo, edition2):
+    edited = next(a for a in demo.expected_articles() if a.revised)
+    parts = urlsplit(edited.url)
+
+    def get_since(since: str) -> int:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn.request("GET", parts.path, headers={"If-Modified-Since": since})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    assert get_since("Wed, 25 Nov 2026 00:00:00 GMT") == 200   # revised on 26 November
+    assert get_since("Fri, 27 Nov 2026 00:00:00 GMT") == 304
+    assert get_since("not a date") == 200
+
+
 # --------------------------------------------------------------------------- feeds and sitemaps
 def test_feeds_parse_and_list_every_article(demo):
     formats = set()
