@@ -95,13 +95,14 @@ def row_of(hit: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def rows(es: Elasticsearch, settings: Settings, req: q.SearchRequest) -> Iterator[dict[str, str]]:
-    for hit in scan(es, settings, req):
+def rows(es: Elasticsearch, settings: Settings, req: q.SearchRequest,
+         page_size: int = PAGE_SIZE) -> Iterator[dict[str, str]]:
+    for hit in scan(es, settings, req, page_size=page_size):
         yield row_of(hit)
 
 
 def csv_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest, bom: bool = False,
-               rows_per_chunk: int = 200) -> Iterator[str]:
+               rows_per_chunk: int = 200, page_size: int = PAGE_SIZE) -> Iterator[str]:
     """The CSV as text chunks: header first (so the first bytes leave at once), then rows."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
@@ -112,7 +113,7 @@ def csv_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest, bom:
     buf.seek(0)
     buf.truncate()
     n = 0
-    for row in rows(es, settings, req):
+    for row in rows(es, settings, req, page_size=page_size):
         writer.writerow([neutralise(row[c]) for c in COLUMNS])
         n += 1
         if n % rows_per_chunk == 0:
@@ -124,10 +125,10 @@ def csv_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest, bom:
 
 
 def jsonl_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest,
-                 rows_per_chunk: int = 200) -> Iterator[str]:
+                 rows_per_chunk: int = 200, page_size: int = PAGE_SIZE) -> Iterator[str]:
     """JSON Lines: one object per article, the CSV's columns plus the article id."""
     lines: list[str] = []
-    for hit in scan(es, settings, req):
+    for hit in scan(es, settings, req, page_size=page_size):
         row: dict[str, Any] = {"id": hit.get("_source", {}).get("id") or hit["_id"], **row_of(hit)}
         src = hit.get("_source", {})
         row["relevance"] = src.get("relevance_score")

@@ -1,0 +1,139 @@
+"""Exports: every match, streamed page by page, the same rows from the web, the API and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+import search_archive as sa
+from dealwatch.cli import main as cli
+from indexer import export, query
+from indexer.client import make_client
+from indexer.query import SearchRequest
+from search_ui.app import create_app
+
+
+@pytest.fixture(scope="module")
+def archive(es, settings):
+    ids = sa.build(es, settings)
+    yield ids
+    from indexer import store
+    store.drop_all(es, settings)
+
+
+@pytest.fixture(scope="module")
+def client(settings, archive):
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+@pytest.mark.parametrize("params", [
+    {"q": "citigroup", "relevant": "0"},
+    {"q": "facebook"},
+    {},
+    {"relevant": "0"},
+    {"q": "bank OR amazon", "lang": "en", "from": "2024-01-01"},
+])
+def test_csv_export_has_exactly_the_search_total(client, params):
+    total = client.get("/api/search", params=params).json()["total"]
+    r = client.get("/export.csv", params=params)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = csv_rows(r.text)
+    assert len(rows) == total == int(r.headers["X-Total-Count"])
+    assert list(rows[0].keys()) == list(export.COLUMNS) if rows else True
+
+
+def test_export_ignores_page_and_collapsing(client, archive):
+    # the near-duplicate pair is one hit on the page but two rows in the export
+    page = client.get("/api/search", params={"q": "jpmorgan", "size": "1"}).json()
+    assert len(page["hits"]) == 1 and page["total"] == 2
+    rows = csv_rows(client.get("/export.csv", params={"q": "jpmorgan", "size": "1", "page": "2"}).text)
+    assert {r["url"] for r in rows} == {sa.BY_KEY["fb-banks"].url, sa.BY_KEY["fb-banks-wire"].url}
+
+
+def test_rows_are_newest_first_with_the_documented_columns(client):
+    rows = csv_rows(client.get("/export.csv", params={"relevant": "0", "q": "citigroup"}).text)
+    dated = [r["published_at"] for r in rows if r["published_at"]]
+    assert dated == sorted(dated, reverse=True) and rows[-1]["published_at"] == ""
+    first = rows[0]
+    assert first["title"] == sa.BY_KEY["fb-banks-wire"].title and first["source"] == "wire-en"
+    assert first["entities"] == "Facebook; JPMorgan Chase; Citigroup" and first["lang"] == "en"
+    assert first["relevance"] == "0.900" and first["cluster_id"] == "c-fb" and first["author"] == "Wire Desk"
+    assert "Citigroup" in first["snippet"]
+
+
+def test_formula_cells_are_neutralised(client):
+    rows = csv_rows(client.get("/export.csv", params={"q": "formula"}).text)
+    (row,) = rows
+    assert row["title"].startswith("'=HYPERLINK(")
+    assert row["author"] == "'@attacker"
+    assert row["snippet"].startswith("'-2+3")
+    for cell in row.values():
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_bom_only_when_asked(client):
+    assert client.get("/export.csv", params={"bom": "1"}).content.startswith(b"\xef\xbb\xbfpublished_at,")
+    assert client.get("/export.csv").content.startswith(b"published_at,")
+
+
+def test_json_lines_export(client, archive):
+    params = {"relevant": "0"}
+    total = client.get("/api/search", params=params).json()["total"]
+    lines = client.get("/export.jsonl", params=params).text.splitlines()
+    objs = [json.loads(line) for line in lines]
+    assert len(objs) == total == len(sa.ARTICLES)
+    assert {o["id"] for o in objs} == set(archive.values())
+    hostile = next(o for o in objs if o["id"] == archive["hostile"])
+    assert hostile["entities"] == ["Facebook"] and hostile["author"] == ["<i>Evil</i>"]
+
+
+def test_malformed_export_query_is_a_400(client):
+    r = client.get("/export.csv", params={"q": "(unbalanced"})
+    assert r.status_code == 400 and "never closed" in r.text  # an error page for the person who clicked
+    r = client.get("/export.jsonl", params={"q": "(unbalanced"})
+    assert r.status_code == 400 and "never closed" in r.json()["error"]["message"]
+
+
+def test_scan_pages_through_a_point_in_time(es, settings, archive):
+    # tiny pages: every match comes exactly once across many search_after pages
+    req = SearchRequest(relevant_only=False)
+    ids = [h["_id"] for h in export.scan(es, settings, req, page_size=3)]
+    assert len(ids) == len(set(ids)) == query.count(es, settings, req)
+
+
+def test_the_header_leaves_before_the_archive_is_read(settings):
+    # constant-memory streaming: nothing is fetched until the consumer asks for rows
+    unreachable = make_client(settings.replace(es_url="http://127.0.0.1:9"))
+    chunks = export.csv_chunks(unreachable, settings, SearchRequest())
+    assert next(chunks).startswith("published_at,title,source,url")
+
+
+def test_cli_export_writes_the_same_rows(client, tmp_path):
+    out = tmp_path / "out.csv"
+    res = CliRunner().invoke(cli, ["export", "bank", "--lang", "en", "--all", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    web = client.get("/export.csv", params={"q": "bank", "lang": "en", "relevant": "0"}).text
+    with open(out, encoding="utf-8", newline="") as fh:
+        assert fh.read() == web
+    assert f"{len(csv_rows(web))} rows written" in res.output
+
+
+def test_cli_search_prints_hits_and_total(archive):
+    res = CliRunner().invoke(cli, ["search", "citigroup", "--all", "-n", "2"])
+    assert res.exit_code == 0, res.output
+    assert "4 articles found (showing 2)" in res.output
+    assert sa.BY_KEY["undated"].url in res.output  # best match first: "Citigroup" in its title
+    assert "[Citigroup]" in res.output             # the snippet marks the word
+    bad = CliRunner().invoke(cli, ["search", "a AND"])
+    assert bad.exit_code == 2 and "needs a word after it" in bad.output
