@@ -137,9 +137,16 @@ class EntityMatcher:
     @staticmethod
     def _case_ok(form: AliasForm, toks: list[Token], i: int, j: int) -> bool:
         if form.kind == NORMAL:
-            return not form.capital or toks[i].text[:1].isupper()
+            # every capitalised word of the alias must be capitalised in the text ("U.S. bank" is not "U.S. Bank")
+            return all(not a[:1].isupper() or t.text[:1].isupper() for a, t in zip(form.alias_tokens, toks[i:j]))
         written = tuple(split_apostrophe(t.text)[0] for t in toks[i:j])
-        return written == form.alias_tokens
+        if written != form.alias_tokens:
+            return False
+        if form.kind == AMBIGUOUS and i > 0 and toks[i - 1].text[:1].isupper() and form.alias_tokens[0][:1].isupper():
+            # part of a longer capitalised name ("Fifth Third Bancorp", "Chevy Chase"), unless a sentence starts
+            # right before it
+            return False
+        return True
 
     def _fuzzy(self, toks: list[Token], words: list[str], mentions: list[Mention]) -> list[Mention]:
         if not self.fuzzy_keys:

@@ -42,10 +42,18 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class DocumentRule:
+    concepts: frozenset[str]
+    min_sentences: int
+    score: float
+
+
+@dataclass(frozen=True)
 class Damper:
     concept: str
     min_sentences: int
     factor: float
+    min_share: float = 0.0     # of the sentences that carry any concept
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class Topic:
     concepts: tuple[Concept, ...]
     rules: tuple[Rule, ...]
     dampers: tuple[Damper, ...] = ()
+    document_rules: tuple[DocumentRule, ...] = ()
     window: int = 1
     support_min: float = 0.45
     support_bonus: float = 0.1
@@ -111,7 +120,14 @@ def parse_topic(data: dict, path: str = "") -> Topic:
     for d in data.get("dampers") or ():
         if d.get("concept") not in names:
             raise TopicError(f"{path}: damper {d} names an unknown concept")
-        dampers.append(Damper(d["concept"], int(d.get("min_sentences", 1)), float(d["factor"])))
+        dampers.append(Damper(d["concept"], int(d.get("min_sentences", 1)), float(d["factor"]),
+                              float(d.get("min_share", 0.0))))
+    doc_rules = []
+    for r in data.get("document_rules") or ():
+        missing = set(r.get("all") or ()) - names
+        if missing or not r.get("all"):
+            raise TopicError(f"{path}: document rule {r} names unknown concepts {sorted(missing)}")
+        doc_rules.append(DocumentRule(frozenset(r["all"]), int(r.get("min_sentences", 1)), float(r["score"])))
     index: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
     prefixes: list[tuple[int, tuple[str, ...]]] = []
     for ci, c in enumerate(concepts):
@@ -120,7 +136,7 @@ def parse_topic(data: dict, path: str = "") -> Topic:
                 prefixes.append((ci, ph))
             else:
                 index.setdefault(ph[0], []).append((ci, ph))
-    return Topic(tuple(concepts), tuple(rules), tuple(dampers),
+    return Topic(tuple(concepts), tuple(rules), tuple(dampers), tuple(doc_rules),
                  window=int(data.get("window", 1)), support_min=float(data.get("support_min", 0.45)),
                  support_bonus=float(data.get("support_bonus", 0.1)), max_support=int(data.get("max_support", 2)),
                  title_bonus=float(data.get("title_bonus", 0.1)), title_concepts=int(data.get("title_concepts", 2)),
@@ -210,15 +226,24 @@ def score_relevance(topic: Topic, present: list[set[int]], title_sentences: set[
         if sc >= topic.support_min and all(abs(s - c) > 2 * w for c in chosen):
             chosen.append(s)
     score = best + topic.support_bonus * (len(chosen) - 1)
+    # the topic spread over the article rather than gathered in one passage
+    sentences_with = {name: sum(1 for p in present if ci in p) for ci, name in enumerate(names)}
+    for rule in topic.document_rules:
+        if rule.score > score and all(sentences_with[c] >= rule.min_sentences for c in rule.concepts):
+            score = rule.score
+            best_concepts = rule.concepts
     title_concepts = set()
     for s in title_sentences:
         if s < n:
             title_concepts |= {names[c] for c in present[s]}
     if len(title_concepts & {"platform", "finance", "data", "deal", "regulator", "payments"}) >= topic.title_concepts:
         score += topic.title_bonus
+    score = min(1.0, score)
     for d in topic.dampers:
         ci = names.index(d.concept)
-        if sum(1 for p in present if ci in p) >= d.min_sentences:
+        hits = sum(1 for p in present if ci in p)
+        carrying = sum(1 for p in present if p) or 1
+        if hits >= d.min_sentences and hits / carrying >= d.min_share:
             score *= d.factor
     score = max(0.0, min(1.0, score))
     evidence: list[int] = []
