@@ -51,20 +51,25 @@ class Dropped:
 
 
 def decode_html(html: bytes | str, encoding: str | None = None) -> str:
-    """Decode page bytes by the HTTP-declared charset, else the page's ``<meta charset>``, else UTF-8."""
+    """Decode page bytes: valid UTF-8 first (pages that declare Latin-1 but are UTF-8 are
+    common; Latin-1 text with accents is practically never valid UTF-8), else the
+    HTTP-declared charset, else the page's ``<meta charset>``, else Windows-1252."""
     if isinstance(html, str):
         return html
-    candidates = [encoding] if encoding else []
+    if html.startswith(b"\xef\xbb\xbf"):
+        return html[3:].decode("utf-8", errors="replace")
+    candidates = ["utf-8"]
+    if encoding:
+        candidates.append(encoding)
     m = _CHARSET_RE.search(html[:4096])
     if m:
         candidates.append(m.group(1).decode("ascii", "ignore"))
-    candidates.append("utf-8")
     for enc in candidates:
         try:
             return html.decode(enc)
         except (LookupError, UnicodeDecodeError):
             continue
-    return html.decode("utf-8", errors="replace")
+    return html.decode("cp1252", errors="replace")
 
 
 def looks_binary(html: bytes | str) -> bool:

@@ -164,6 +164,11 @@ class KnownUrls:
             self._db.execute("UPDATE pages SET lastmod = ? WHERE key = ? AND (lastmod IS NULL OR lastmod < ?)",
                              (_iso(lastmod), key, _iso(lastmod)))
 
+    def forget(self, key: str) -> None:
+        """Drop a page from the store (its raw page is unreadable): the next discovery fetches it."""
+        with self._lock:
+            self._db.execute("DELETE FROM pages WHERE key = ?", (key,))
+
     def pending(self, source: str) -> Iterator[PendingPage]:
         """Pages archived in a WARC by an interrupted run but never indexed."""
         with self._lock:

@@ -140,6 +140,7 @@ class NewsSpider(scrapy.Spider):
                 raw = read_record(self.dw.data_dir, page.warc, page.offset)
             except (OSError, ValueError) as exc:
                 log.warning("cannot re-read %s from %s: %s; it will be fetched", page.url, page.warc, exc)
+                self.known.forget(page.key)
                 continue
             self.seen[page.key] = page.lastmod
             self.report.recovered += 1
