@@ -827,13 +827,14 @@ class Bucket:
 
 
 def _interval_for(span: timedelta) -> str:
-    if span <= timedelta(days=3):
+    """An interval giving a readable number of bars (about 10 to 60) for the span of dates."""
+    if span <= timedelta(days=2):
         return "hour"
-    if span <= timedelta(days=120):
+    if span <= timedelta(days=45):
         return "day"
-    if span <= timedelta(days=3 * 365):
-        return "week" if span <= timedelta(days=730) else "month"
-    return "month" if span <= timedelta(days=20 * 365) else "year"
+    if span <= timedelta(days=366):
+        return "week"
+    return "month" if span <= timedelta(days=10 * 366) else "year"
 
 
 def _parse_es_date(value: Any) -> datetime | None:

@@ -1,0 +1,178 @@
+"""The web UI in a real browser: Playwright drives Debian's Chromium against the real app and node.
+
+Screenshots of the main pages go to ``artifacts/screenshots/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import threading
+import time
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+
+import search_archive as sa
+from indexer import store
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def archive(es, settings):
+    ids = sa.build(es, settings)
+    yield ids
+    store.drop_all(es, settings)
+
+
+@pytest.fixture(scope="module")
+def base_url(settings, archive):
+    import uvicorn
+
+    from search_ui.app import create_app
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.dialogs = dialogs
+    yield pg
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_search_filter_open_and_export(page, base_url, archive, tmp_path):
+    page.goto(base_url + "/")
+    page.fill("#q", "citigroup")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#total")
+    assert page.inner_text("#total") == "4"  # relevant only, by default
+    assert page.locator(".hit").count() == 3  # two copies of one story shown as one hit
+    shot(page, "search")
+
+    # an entity filter from the facets, then a date range through the form
+    page.click('[data-facet="entity"] a[data-value="jpm"]')
+    page.wait_for_url("**entity=jpm**")
+    assert page.inner_text("#total") == "2"
+    page.fill("#date-from", "2024-05-01")
+    page.fill("#date-to", "2024-05-01")
+    page.click("form.search button[type=submit]")
+    page.wait_for_url("**to=2024-05-01**")
+    assert page.inner_text("#total") == "1"
+    assert "q=citigroup" in page.url and "entity=jpm" in page.url and "from=2024-05-01" in page.url
+    shot(page, "search-filtered")
+
+    # export CSV: every match of the same query and filters
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    path = tmp_path / "export.csv"
+    dl.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    api = httpx.get(base_url + "/api/search", params={"q": "citigroup", "entity": "jpm", "from": "2024-05-01",
+                                                      "to": "2024-05-01"}).json()
+    assert len(rows) == api["total"] == 1
+    assert rows[0]["url"] == sa.BY_KEY["fb-banks"].url
+
+    # the Atom feed of this search parses
+    feed_url = page.get_attribute("#feed", "href")
+    feed = feedparser.parse(httpx.get(base_url + feed_url).content)
+    assert not feed.bozo and [e.link for e in feed.entries] == [sa.BY_KEY["fb-banks"].url]
+
+    # open the article
+    page.click(".hit h3 a")
+    page.wait_for_selector("#article-title")
+    assert page.inner_text("#article-title") == sa.BY_KEY["fb-banks"].title
+    assert page.locator("mark.evidence").count() >= 1
+    shot(page, "article")
+
+
+def test_wider_export_matches_api_total(page, base_url):
+    page.goto(base_url + "/?relevant=0")
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    text = Path(dl.value.path()).read_text(encoding="utf-8")
+    total = httpx.get(base_url + "/api/search", params={"relevant": "0"}).json()["total"]
+    assert len(list(csv.DictReader(io.StringIO(text)))) == total == len(sa.ARTICLES)
+
+
+def test_malformed_query_shows_message(page, base_url):
+    page.goto(base_url + "/")
+    page.fill("#q", "(facebook OR")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#query-error")
+    assert "needs a word after it" in page.inner_text("#query-error")
+    shot(page, "query-error")
+
+
+def test_hostile_article_is_inert(page, base_url, archive):
+    for url in (f"/articles/{archive['hostile']}", "/?q=hostile", "/feed.atom?q=hostile"):
+        page.goto(base_url + url)
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(300)
+    page.goto(base_url + f"/articles/{archive['hostile']}")
+    page.wait_for_load_state("load")
+    page.hover("#article-text")
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    # only the app's own script; no element came from the crawled text
+    assert page.evaluate("[...document.scripts].map(s => s.src.split('/').pop())") == ["app.js"]
+    assert page.locator("#article-text img, #article-text iframe, #article-text b, #article-title script").count() == 0
+    assert "<script>alert(2)</script>" in page.inner_text("#article-text")
+    shot(page, "hostile-article")
+    page.goto(base_url + "/?q=hostile")
+    assert page.locator(".hit img, .hit iframe, .hit script").count() == 0 and page.dialogs == []
+
+
+def test_entity_type_ahead_and_pages(page, base_url):
+    page.goto(base_url + "/entities")
+    page.fill("#entity-prefix", "jpm")
+    page.wait_for_selector("#typeahead-results a")
+    assert "JPMorgan Chase" in page.inner_text("#typeahead-results")
+    shot(page, "entities")
+    page.click("#typeahead-results a")
+    page.wait_for_url("**/entities/jpm")
+    assert "JPMorgan Chase" in page.inner_text("h1")
+    shot(page, "entity")
+    page.goto(base_url + "/sources")
+    assert "news-en" in page.inner_text("table.sources")
+    shot(page, "sources")
