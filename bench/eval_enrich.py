@@ -79,8 +79,8 @@ def evaluate(path: Path, settings, show_errors: bool = False) -> dict[str, Bucke
 
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     # load the seeds and dictionaries once, outside the timing (a worker process does it once)
-    analyze_text("Facebook", "Facebook poprosił banki o dane. Facebook asked banks for data.", "pl", settings)
-    analyze_text("", "Facebook asked banks for data.", "en", settings)
+    for lang in sorted({rec.get("lang") or "" for rec in records}):
+        analyze_text("Facebook", "Facebook poprosił banki o dane. Facebook asked banks for data.", lang or None, settings)
     buckets: dict[str, Bucket] = {}
     for rec in records:
         title, text = split_title(rec)

@@ -67,7 +67,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
 
     watchlist = load_watchlist(settings.watchlist_file)
     matcher = matcher_for(watchlist)
-    mentions = matcher.find(toks, lang, sent_of)
+    mentions = matcher.find(toks, lang, sent_of, combined)
     text_spans = [s for s in spans if s[0] >= text_offset]
     lead_end = text_spans[min(LEAD_SENTENCES, len(text_spans)) - 1][1] if text_spans else text_offset
     hits = summarize(matcher, mentions, toks, text_offset if title else 0, lead_end)

@@ -100,8 +100,8 @@ class EntityMatcher:
         self.fuzzy_entity = fuzzy_choices
 
     # -- matching -------------------------------------------------------------------
-    def find(self, toks: list[Token], lang: str | None, sentence_of: list[int]) -> list[Mention]:
-        """Mentions in a token list (sentence_of[i] = sentence index of token i)."""
+    def find(self, toks: list[Token], lang: str | None, sentence_of: list[int], text: str = "") -> list[Mention]:
+        """Mentions in a token list (sentence_of[i] = sentence index of token i; text = the tokens' source)."""
         words = [norm_word(t.text) for t in toks]
         starts: dict[int, int] = {}
         ends: dict[int, int] = {}
@@ -122,7 +122,7 @@ class EntityMatcher:
             for form in forms:
                 if "any" not in form.langs and lang and lang not in form.langs:
                     continue
-                if not self._case_ok(form, toks, i, j):
+                if not self._case_ok(form, toks, i, j, text):
                     continue
                 ent = self.entities[form.entity]
                 if ent.not_before and j < len(toks) and words[j] in ent.not_before:
@@ -135,16 +135,16 @@ class EntityMatcher:
         return self._confirm_ambiguous(mentions, words, sentence_of)
 
     @staticmethod
-    def _case_ok(form: AliasForm, toks: list[Token], i: int, j: int) -> bool:
+    def _case_ok(form: AliasForm, toks: list[Token], i: int, j: int, text: str) -> bool:
         if form.kind == NORMAL:
             # every capitalised word of the alias must be capitalised in the text ("U.S. bank" is not "U.S. Bank")
             return all(not a[:1].isupper() or t.text[:1].isupper() for a, t in zip(form.alias_tokens, toks[i:j]))
         written = tuple(split_apostrophe(t.text)[0] for t in toks[i:j])
         if written != form.alias_tokens:
             return False
-        if form.kind == AMBIGUOUS and i > 0 and toks[i - 1].text[:1].isupper() and form.alias_tokens[0][:1].isupper():
-            # part of a longer capitalised name ("Fifth Third Bancorp", "Chevy Chase"), unless a sentence starts
-            # right before it
+        if (form.kind == AMBIGUOUS and i > 0 and toks[i - 1].text[:1].isupper() and form.alias_tokens[0][:1].isupper()
+                and not text[toks[i - 1].end:toks[i].start].strip()):
+            # part of a longer capitalised name ("Fifth Third Bancorp", "Chevy Chase")
             return False
         return True
 
@@ -177,6 +177,7 @@ class EntityMatcher:
 
     def _confirm_ambiguous(self, mentions: list[Mention], words: list[str], sentence_of: list[int]) -> list[Mention]:
         confirmed = {m.entity for m in mentions if m.kind != AMBIGUOUS}
+        sentence_starts = {i for i in range(len(sentence_of)) if i == 0 or sentence_of[i] != sentence_of[i - 1]}
         out = []
         sent_words: dict[int, list[str]] | None = None
         for m in mentions:
@@ -191,7 +192,9 @@ class EntityMatcher:
                 for w, s in zip(words, sentence_of):
                     sent_words.setdefault(s, []).append(w)
             s = sentence_of[m.start_tok]
-            near = [w for k in (s - 1, s, s + 1) for w in sent_words.get(k, ())]
+            # a sentence-initial capital proves less ("Chase your dreams"): its context must be in its own sentence
+            around = (s,) if m.start_tok in sentence_starts else (s - 1, s, s + 1)
+            near = [w for k in around for w in sent_words.get(k, ())]
             near_set = set(near)
             if any(_context_hit(c, near, near_set) for c in ent.context):
                 out.append(m)

@@ -95,7 +95,9 @@ def parse_watchlist(data: dict, path: str = "") -> Watchlist:
             aliases = {str(lang): _str_list(v, f"{where} aliases.{lang}") for lang, v in aliases_raw.items()}
         else:
             raise WatchlistError(f"{where}: aliases must be a list or a mapping language -> list")
-        if raw["name"] not in {a for v in aliases.values() for a in v}:
+        written = {a for v in aliases.values() for a in v} | set(_str_list(raw.get("abbreviations"), where)) \
+            | set(_str_list(raw.get("ambiguous"), where)) | set(_str_list(raw.get("tickers"), where))
+        if raw["name"] not in written:  # the canonical name is an alias, unless listed as ambiguous etc.
             aliases.setdefault("any", ())
             aliases["any"] = (raw["name"],) + aliases["any"]
         entities.append(Entity(
