@@ -1,0 +1,91 @@
+"""Measuring helpers: wall and CPU time of a process tree, percentiles, peak RSS sampling.
+
+CPU of child processes is read with ``getrusage(RUSAGE_CHILDREN)`` around a run: it covers
+every descendant that was waited for (a crawl's worker pool included), so short-lived
+processes are not missed the way sampling would miss them.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass
+class Usage:
+    wall: float
+    cpu: float              # user + system seconds of this process and its waited-for children
+
+    @property
+    def cores_busy(self) -> float:
+        return self.cpu / self.wall if self.wall else 0.0
+
+
+class Stopwatch:
+    """``with Stopwatch() as sw: ...`` then ``sw.usage`` (this process + its children)."""
+
+    def __enter__(self) -> "Stopwatch":
+        self._t = time.perf_counter()
+        self._self = resource.getrusage(resource.RUSAGE_SELF)
+        self._kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall = time.perf_counter() - self._t
+        s, k = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (s.ru_utime - self._self.ru_utime + s.ru_stime - self._self.ru_stime
+               + k.ru_utime - self._kids.ru_utime + k.ru_stime - self._kids.ru_stime)
+        self.usage = Usage(wall, cpu)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k]
+
+
+class PeakRSS:
+    """Samples the resident memory of a process (and its children) in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.02):
+        self.proc = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self.peak = self._rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

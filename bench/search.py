@@ -1,0 +1,132 @@
+"""Section 3: search latency at archive scale, raw Elasticsearch vs the JSON API.
+
+The UI's real queries run against generated archives (:mod:`bench.archive`) of 100,000
+and 1,000,000 documents. "Raw Elasticsearch" times the requests the API makes for one call,
+with the bodies of the one query builder (:mod:`indexer.query`), sent with the Python client:
+the near-duplicate check (count), the results page (hits, highlight, facets) and, for the
+histogram query, the two histogram searches. "API" times ``GET /api/search`` over HTTP
+against the app served by uvicorn. Both are timed alternately, request by request, so the
+machine's noise hits them alike; the difference is the app's overhead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from elasticsearch import Elasticsearch
+
+from bench.app_server import AppServer
+from bench.measure import percentile
+from dealwatch.settings import Settings
+from indexer import query
+
+log = logging.getLogger(__name__)
+
+EN_WORDS = ["bank data", "customer data", "facebook bank", "card payments", "privacy regulators"]
+PHRASES = ['"customer data"', '"credit card"', '"central bank"', '"social media"', '"interest rates"']
+PL_WORDS = ["banków dane", "Facebooka", "dane klientów", "płatności kartą", "ochrona danych osobowych"]
+
+
+def query_plan(entity_ids: list[str]) -> dict[str, list[list[tuple[str, str]]]]:
+    """Query type -> parameter lists (variants cycled so caches do not answer everything)."""
+    ents = entity_ids or ["meta-platforms"]
+    return {
+        "full text + 3 filters + facets + highlight + histogram": [
+            [("q", w), ("lang", "en"), ("type", t), ("from", "2018-01-01"), ("relevant", "0"), ("histogram", "1")]
+            for w, t in zip(EN_WORDS, ["bank", "platform", "bank", "card_network", "regulator"])],
+        "entity filter (newest first)": [[("entity", e), ("relevant", "0")] for e in ents[:5]],
+        "phrase": [[("q", p), ("relevant", "0")] for p in PHRASES],
+        "Polish lemma query": [[("q", w), ("lang", "pl"), ("relevant", "0")] for w in PL_WORDS],
+    }
+
+
+def raw_call(es: Elasticsearch, settings: Settings, params: list[tuple[str, str]]) -> float:
+    """The ES round trips of one API call, timed; returns milliseconds."""
+    req = query.request_from_params(params).validated(settings)
+    start = time.perf_counter()
+    can_collapse = getattr(query, "_can_collapse", None)
+    collapse = can_collapse(es, settings, req) if can_collapse else False
+    es.search(index=settings.articles_alias, **query.search_body(req, collapse=collapse))
+    if ("histogram", "1") in params:
+        query.histogram(es, settings, req)
+    return (time.perf_counter() - start) * 1000
+
+
+def api_call(client: httpx.Client, params: list[tuple[str, str]]) -> float:
+    start = time.perf_counter()
+    resp = client.get("/api/search", params=params)
+    ms = (time.perf_counter() - start) * 1000
+    if resp.status_code != 200:
+        raise RuntimeError(f"/api/search {params} -> {resp.status_code}: {resp.text[:300]}")
+    return ms
+
+
+@dataclass
+class Latency:
+    archive: str
+    docs: int
+    query: str
+    raw_ms: list[float] = field(default_factory=list)
+    api_ms: list[float] = field(default_factory=list)
+    total_hits: int = 0
+
+    def p(self, which: str, pct: float) -> float:
+        return percentile(self.raw_ms if which == "raw" else self.api_ms, pct)
+
+    @property
+    def overhead_p50(self) -> float:
+        """Median of the per-request differences would mix pairs; use the p50s' difference."""
+        return self.p("api", 50) - self.p("raw", 50)
+
+    @property
+    def overhead_p95(self) -> float:
+        return self.p("api", 95) - self.p("raw", 95)
+
+
+def top_entities(es: Elasticsearch, settings: Settings, n: int = 5) -> list[str]:
+    resp = es.search(index=settings.articles_alias, size=0,
+                     aggs={"e": {"terms": {"field": "entity_ids", "size": n}}})
+    return [b["key"] for b in resp["aggregations"]["e"]["buckets"]]
+
+
+def measure(es: Elasticsearch, settings: Settings, label: str, docs: int, rounds: int = 8) -> list[Latency]:
+    """``rounds`` passes over every variant of every query type, raw and API alternating."""
+    plan = query_plan(top_entities(es, settings))
+    out: list[Latency] = []
+    with AppServer(settings.index_prefix) as app, httpx.Client(base_url=app.base_url, timeout=120) as client:
+        for name, variants in plan.items():
+            lat = Latency(label, docs, name)
+            for params in variants:  # warm-up: first use of each variant is not counted
+                raw_call(es, settings, params)
+                body = client.get("/api/search", params=params).json()
+                lat.total_hits = max(lat.total_hits, int(body.get("total", 0)))
+            for r in range(rounds):
+                for params in variants:
+                    if r % 2:
+                        lat.api_ms.append(api_call(client, params))
+                        lat.raw_ms.append(raw_call(es, settings, params))
+                    else:
+                        lat.raw_ms.append(raw_call(es, settings, params))
+                        lat.api_ms.append(api_call(client, params))
+            log.info("%s %s: raw p95 %.0f ms, api p95 %.0f ms", label, name, lat.p("raw", 95), lat.p("api", 95))
+            out.append(lat)
+    return out
+
+
+def example_url(params: list[tuple[str, str]]) -> str:
+    return "/api/search?" + str(httpx.QueryParams(params))
+
+
+def plan_examples() -> dict[str, str]:
+    return {name: example_url(v[0]) for name, v in query_plan(["<entity-id>"]).items()}
+
+
+def as_rows(lats: list[Latency]) -> list[dict[str, Any]]:
+    return [{"archive": l.archive, "query": l.query, "n": len(l.api_ms), "hits": l.total_hits,
+             "raw_p50": l.p("raw", 50), "raw_p95": l.p("raw", 95), "raw_p99": l.p("raw", 99),
+             "api_p50": l.p("api", 50), "api_p95": l.p("api", 95), "api_p99": l.p("api", 99),
+             "overhead_p50": l.overhead_p50} for l in lats]

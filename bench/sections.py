@@ -1,0 +1,342 @@
+"""Each benchmark section: run it, print its table, return its BENCHMARKS.md text.
+
+A :class:`Context` carries what every section needs (settings, client, sizes, work
+directory, the command line that was run). Index names are ``<prefix>bench-<label>-…``
+so a run never touches the archive of the default prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from elasticsearch import Elasticsearch
+
+from bench import report
+from bench.measure import load_average
+from dealwatch.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    es: Elasticsearch
+    smoke: bool
+    workdir: Path
+    command: str
+    with_newsplease: bool = True
+    keep_archives: bool = False
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def label(self, name: str) -> Settings:
+        """Settings whose prefix is ``<prefix>bench-<name>-``."""
+        return self.settings.replace(index_prefix=f"{self.settings.index_prefix}bench-{name}-")
+
+    def stamp(self) -> str:
+        return (f"Measured {self.facts.get('date', '?')}, load average {load_average()} at the end of the "
+                f"section. Command: `{self.command}`.")
+
+
+def _echo(title: str, text: str) -> None:
+    click.echo(f"\n{title}\n{text}\n")
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f} %"
+
+
+# ----------------------------------------------------------------------------- 1. throughput
+def throughput(ctx: Context) -> str:
+    from bench import throughput as tp
+    from bench.corpus import news_pages, spread
+    from bench.site import build_layout
+
+    pages = news_pages()
+    if ctx.smoke:
+        pages = spread(pages, 40)
+    n_hosts = 2 if ctx.smoke else 4
+    layout = build_layout(pages, n_hosts=n_hosts)
+    with_np = ctx.with_newsplease and (not ctx.smoke or _np_ready())
+    results = tp.run(pages, layout, ctx.settings, ctx.workdir, with_newsplease=with_np)
+    rows = [(r.name, r.pages, r.stored, r.usage.wall, r.rate, r.usage.cpu, r.usage.cores_busy,
+             r.es_cpu or "") for r in results]
+    headers = ["run", "pages", "articles out", "wall s", "pages/s", "CPU s", "cores busy", "ES node CPU s"]
+    tbl = report.table(headers, rows)
+    by = {r.name: r for r in results}
+    ceiling = by.get("ceiling: extract_article")
+    crawl = by.get("DealWatch crawl")
+    npl = by.get("news-please")
+    ratio_c = crawl.rate / ceiling.rate if crawl and ceiling else None
+    ratio_np = crawl.rate / npl.rate if crawl and npl else None
+    headline = []
+    if crawl:
+        headline.append(f"DealWatch crawl {crawl.rate:.1f} pages/s")
+    if ratio_c is not None:
+        headline.append(f"{ratio_c:.2f} × the extraction ceiling (target ≥ 0.7: {'met' if ratio_c >= 0.7 else 'missed'})")
+    if ratio_np is not None:
+        headline.append(f"{ratio_np:.1f} × news-please (target ≥ 3: {'met' if ratio_np >= 3 else 'missed'})")
+    _echo("1. Throughput", tbl)
+    body = [f"**Headline:** {'; '.join(headline) or 'crawl not measured'}.", "", ctx.stamp(), "",
+            f"{len(pages):,} real pages of `news-pages/` served by a local site (`bench/site.py`) on {n_hosts} "
+            f"loopback hosts ({', '.join(layout.hosts)}, port {layout.port}), each with a home page, paginated "
+            "section pages, an RSS feed and a sitemap. All runs read the same pages in the same session.", "",
+            tbl, ""]
+    body += ["- **ceiling: extract_article**: the pipeline's extraction function "
+             "(`crawler.extract.extract_article`, configured mode "
+             f"`{getattr(ctx.settings, 'extraction_mode', 'balanced')}`) over the page bytes in a 2-process pool, "
+             "nothing else: the limit of this pipeline on this machine.",
+             "- **ceiling: extract + enrich**: `crawler.worker.process_page` (extraction + `indexer.ingest.prepare`, "
+             "the whole CPU stage), same pool.",
+             "- **ceiling: trafilatura.extract()**: plain text extraction with trafilatura's defaults, for scale.",
+             "- **DealWatch crawl**: `python -m crawler.run` over all sources of the site in one Scrapy process "
+             "(discovery via feeds, sitemaps and sections; download; WARC; extraction + enrichment in the worker "
+             "pool; bulk indexing into a `bench-tp-` index). Wall time includes process start and shutdown. CPU = the "
+             "crawl process and its workers; the Elasticsearch node's CPU is shown apart."]
+    if crawl:
+        body.append(f"  Crawl stats: {crawl.notes.get('stats')}; exit code {crawl.notes.get('returncode')}. "
+                    f"Command: `{crawl.notes.get('command', '').replace(str(ctx.workdir), '$WORKDIR')}`.")
+    if npl:
+        body.append(f"- **news-please** {npl.notes.get('version')}: `NewsPlease.from_url()` over the same "
+                    "article URLs (no discovery: it is given the list), 2 processes, each article written as JSON "
+                    "to a file tree like news-please's file storage (`bench/newsplease_worker.py`, in its own venv "
+                    f"`/tmp/dealwatch-bench/np-venv`). Failures: {npl.notes.get('errors')}.")
+    if ratio_c is not None:
+        body += ["", f"Ratios: DealWatch / ceiling = **{ratio_c:.2f}** (target ≥ 0.7)"
+                 + (f"; DealWatch / news-please = **{ratio_np:.1f}** (target ≥ 3)." if ratio_np else ".")]
+    notes = Path(ctx.workdir / "throughput-notes.md")
+    if notes.exists():  # profile and analysis written by `bench profile` (see below)
+        body += ["", notes.read_text(encoding="utf-8").strip()]
+    return "\n".join(body)
+
+
+def _np_ready() -> bool:
+    from bench.newsplease_env import DEFAULT_VENV, venv_python
+    return venv_python(DEFAULT_VENV).exists()
+
+
+# ----------------------------------------------------------------------------- 2. indexing
+def _generator(ctx: Context):
+    from bench.archive import ArchiveGenerator, base_texts, watchlist_entities
+    texts = base_texts(ctx.workdir, smoke=ctx.smoke)
+    return ArchiveGenerator(texts, watchlist_entities(ctx.settings))
+
+
+def indexing(ctx: Context) -> str:
+    from bench import indexing as ix
+    gen = _generator(ctx)
+    docs = 300 if ctx.smoke else 20_000
+    chunks = (100, 300) if ctx.smoke else (250, 500, 1000, 2000)
+    trials = ix.run_trials(ctx.es, ctx.settings, gen, docs, chunks)
+    best = max((t for t in trials if t.path == "bulk"), key=lambda t: t.rate)
+    store_trial = next((t for t in trials if t.path == "store"), None)
+    tbl = report.table(["write path", "chunk size", "refresh_interval", "client threads", "docs", "seconds",
+                        "docs/s", "failed"],
+                       [(t.path, t.chunk_size, t.refresh, t.threads, t.docs, t.seconds, t.rate, t.failed)
+                        for t in trials])
+    _echo("2. Indexing", tbl)
+    headline = (f"best {best.rate:,.0f} docs/s (chunk {best.chunk_size}, refresh {best.refresh}, "
+                f"{best.threads} client thread{'s' if best.threads > 1 else ''})"
+                + (f"; the pipeline's own write path (`store.write_documents`, chunk {store_trial.chunk_size}) "
+                   f"{store_trial.rate:,.0f} docs/s" if store_trial else ""))
+    avg_kb = sum(len(str(d)) for d in gen.documents(200, first=10_000_000)) / 200 / 1024
+    return "\n".join([
+        f"**Headline:** {headline}.", "", ctx.stamp(), "",
+        f"{docs:,} enriched documents per trial (from the archive generator, `bench/archive.py`: real texts with "
+        f"lemmas, entities and relevance, about {avg_kb:.0f} KiB of JSON each), each trial into a fresh index "
+        "with the project's mapping (`indexer/schema.py`, 1 shard, 0 replicas), refreshed at the end; the time "
+        "includes that refresh. `bulk` = `elasticsearch.helpers.streaming_bulk` (or `parallel_bulk` with 2 "
+        "threads); `store` = `indexer.store.write_documents` (mget of earlier versions, then bulk), what the "
+        "crawler calls through `indexer.ingest.write` in batches.", "", tbl, "",
+        _indexing_reading(trials),
+    ])
+
+
+def _indexing_reading(trials) -> str:
+    bulk = [t for t in trials if t.path == "bulk" and t.threads == 1]
+    by_chunk: dict[int, float] = {}
+    for t in bulk:
+        by_chunk[t.chunk_size] = max(by_chunk.get(t.chunk_size, 0.0), t.rate)
+    best_chunk = max(by_chunk, key=by_chunk.get)
+    off = [t.rate for t in bulk if t.refresh == "-1"]
+    on = [t.rate for t in bulk if t.refresh == "1s"]
+    gain = (sum(off) / len(off)) / (sum(on) / len(on)) - 1 if off and on else 0.0
+    return (f"Reading: with one client thread the best chunk size was {best_chunk:,} documents; "
+            f"`refresh_interval: -1` changed the rate by {gain * 100:+.0f} % on average over 1 s. The archive loads "
+            "of section 3 use chunks of 1,000, refresh off and 2 client threads, then restore 1 s. The node (1 GiB "
+            "heap) and the client share the 2 cores, so both sides are CPU-bound and the machine's other load "
+            "moves these figures.")
+
+
+# ----------------------------------------------------------------------------- 3. search
+def _archives(ctx: Context) -> list[tuple[str, int]]:
+    return [("smoke", 2_000)] if ctx.smoke else [("100k", 100_000), ("1m", 1_000_000)]
+
+
+def search(ctx: Context) -> str:
+    from bench import indexing as ix
+    from bench import search as sb
+    gen = _generator(ctx)
+    loads, lats = [], []
+    for label, n in _archives(ctx):
+        load = ix.ensure_archive(ctx.es, ctx.settings, gen, n, label)
+        loads.append(load)
+        s = ctx.label(label)
+        lats += sb.measure(ctx.es, s, label, load.docs, rounds=2 if ctx.smoke else 8)
+    load_tbl = report.table(["archive", "documents", "loaded in this run", "load docs/s", "size on disk",
+                             "per 1,000 articles"],
+                            [(l.label, l.docs, l.loaded_now, l.rate if l.loaded_now else "(already loaded)",
+                              f"{l.store_bytes / 2**30:.2f} GiB", f"{l.bytes_per_1000 / 2**20:.1f} MiB")
+                             for l in loads])
+    rows = sb.as_rows(lats)
+    lat_tbl = report.table(["archive", "query", "requests", "total hits", "raw ES p50", "p95", "p99",
+                            "API p50", "p95", "p99", "app overhead (p50 diff)"],
+                           [(r["archive"], r["query"], r["n"], r["hits"], _ms(r["raw_p50"]), _ms(r["raw_p95"]),
+                             _ms(r["raw_p99"]), _ms(r["api_p50"]), _ms(r["api_p95"]), _ms(r["api_p99"]),
+                             _ms(r["overhead_p50"])) for r in rows])
+    _echo("3. Search", load_tbl + "\n\n" + lat_tbl)
+    big = max(loads, key=lambda l: l.docs).label
+    big_rows = [r for r in rows if r["archive"] == big]
+    worst_p95 = max(r["api_p95"] for r in big_rows)
+    worst_over = max(r["overhead_p50"] for r in big_rows)
+    headline = (f"at {max(l.docs for l in loads):,} documents the slowest query type has API p95 "
+                f"{worst_p95:.0f} ms (target ≤ 150: {'met' if worst_p95 <= 150 else 'missed'}); app overhead "
+                f"≤ {worst_over:.1f} ms (target ≤ 10: {'met' if worst_over <= 10 else 'missed'}); index size "
+                f"{loads[-1].bytes_per_1000 / 2**20:.1f} MiB per 1,000 articles")
+    examples = "\n".join(f"- {k}: `{v}`" for k, v in sb.plan_examples().items())
+    return "\n".join([
+        f"**Headline:** {headline}.", "", ctx.stamp(), "",
+        "Archives from the generator (`bench/archive.py`): each document takes a real text (the ground-truth "
+        "bodies or trafilatura's text of the 2,175 `news-pages/`, and the topic set), appends 0–4 paragraphs "
+        "of another text of the same language, and gets a date 2015–2026 (recent years weigh more), its page's "
+        "site as source, watchlist entities (the topic texts keep theirs, 12 % of the others get one or two), "
+        "a relevance score, and the lemmas of its paragraphs (simplemma). Loaded with `refresh_interval: -1`, "
+        "0 replicas, chunks of 1,000, 2 client threads; not force-merged (an archive that grows is not).", "",
+        load_tbl, "",
+        "Queries (5 variants of each type, cycled; each variant warmed once, then "
+        f"{2 if ctx.smoke else 8} rounds; all with `relevant=0`, i.e. over every article, the heavier case). "
+        "Example of each:", "", examples, "",
+        "**raw ES** = the Elasticsearch requests one API call makes, bodies from `indexer/query.py` sent with the "
+        "Python client (near-duplicate check `count`, the results page with highlight and facet aggregations, "
+        "and for the histogram query the two histogram searches); **API** = `GET /api/search` over HTTP to the "
+        "app (`uvicorn --factory search_ui.app:create_app`, its own process). Raw and API alternate request by "
+        "request. Times in ms.", "", lat_tbl,
+    ])
+
+
+def _ms(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.1f}"
+
+
+# ----------------------------------------------------------------------------- 4. export
+def export(ctx: Context) -> str:
+    from bench import export as ex
+    from bench import indexing as ix
+    label, n = ("smoke", 2_000) if ctx.smoke else ("100k", 100_000)
+    ix.ensure_archive(ctx.es, ctx.settings, _generator(ctx), n, label)
+    sizes = (200, 2_000) if ctx.smoke else (10_000, 100_000)
+    runs = ex.measure(ctx.es, ctx.label(label), sizes)
+    tbl = report.table(["rows asked", "parameters", "rows", "MB", "time to first byte s", "seconds", "rows/s",
+                        "app RSS idle MB", "app RSS peak MB"],
+                       [(r.rows_wanted, "&".join(f"{k}={v}" for k, v in r.params), r.rows, r.bytes / 1e6, r.ttfb,
+                         r.seconds, r.rows_per_s, r.idle_rss / 2**20, r.peak_rss / 2**20) for r in runs])
+    _echo("4. Export", tbl)
+    small, large = runs[0], runs[-1]
+    growth = large.peak_rss / small.peak_rss - 1 if small.peak_rss else 0.0
+    headline = (f"{large.rows:,} rows at {large.rows_per_s:,.0f} rows/s (target ≥ 5,000: "
+                f"{'met' if large.rows_per_s >= 5000 else 'missed'}), first byte after {large.ttfb:.2f} s, app peak "
+                f"RSS {large.peak_rss / 2**20:.0f} MB vs {small.peak_rss / 2**20:.0f} MB for {small.rows:,} rows "
+                f"({growth * 100:+.0f} %, target within 20 %: {'met' if abs(growth) <= 0.2 else 'missed'})")
+    return "\n".join([
+        f"**Headline:** {headline}.", "", ctx.stamp(), "",
+        f"`GET /export.csv` on the {label} archive, read with a streaming HTTP client; each export in a fresh "
+        "app process (uvicorn, `search_ui.app:create_app`), whose resident memory (with its children) is sampled "
+        "every 20 ms. The export reads a point in time page by page (`indexer/export.py`, 1,000 hits a page, "
+        "search_after), so rows leave as they are read. Rows are counted by parsing the CSV.", "", tbl,
+    ])
+
+
+# ----------------------------------------------------------------------------- 5. extraction
+def extraction(ctx: Context) -> str:
+    from bench import extraction as xb
+    mode = getattr(ctx.settings, "extraction_mode", "balanced")
+    res = xb.run(mode, smoke=ctx.smoke)
+    headers = ["extractor", "pages", "precision", "recall", "F1", "seconds (2 processes)"]
+    t1 = report.table(headers, [(s.name, s.pages, s.precision, s.recall, s.f1, s.seconds) for s in res.benchmark])
+    t2 = report.table(headers, [(s.name, s.pages, s.precision, s.recall, s.f1, s.seconds) for s in res.news])
+    t3 = report.table(["pages", "with a date", "coverage", "within ±1 day of gt_date"],
+                      [(d.name, d.pages, d.found, _pct(d.coverage),
+                        _pct(d.accuracy) if d.accuracy is not None else "(no dates in the ground truth)")
+                       for d in res.dates])
+    _echo("5. Extraction", t1 + "\n\n" + t2 + "\n\n" + t3)
+    conf = res.benchmark[0]
+    plain = next(s for s in res.benchmark if s.name == "trafilatura.extract() default")
+    best_pipe = max((s for s in res.benchmark if s.name.startswith("pipeline")), key=lambda s: s.f1)
+    news_conf = res.news[0] if res.news else None
+    news_best = max((s for s in res.news if s.name.startswith("pipeline")), key=lambda s: s.f1) if res.news else None
+    recommend = ""
+    if best_pipe is not conf and best_pipe.f1 > conf.f1 + 0.005 and (
+            news_best is None or news_best.name == best_pipe.name or news_best.f1 >= news_conf.f1):
+        rec_mode = best_pipe.name.split("mode=")[1].split(")")[0]
+        recommend = (f" Recommended: `extraction_mode = \"{rec_mode}\"` (F1 {best_pipe.f1:.3f} vs {conf.f1:.3f} on "
+                     "the benchmark" + (f", {news_best.f1:.3f} vs {news_conf.f1:.3f} on the news pages"
+                                        if news_best and news_best.name == best_pipe.name else "") + ").")
+    headline = (f"the pipeline stores text with F1 {conf.f1:.3f} vs {plain.f1:.3f} for plain trafilatura "
+                f"(mode `{mode}`){';' if recommend else '.'}{recommend}")
+    dates = "; ".join(f"{d.name}: {_pct(d.coverage)} with a date"
+                      + (f", {_pct(d.accuracy)} within ±1 day" if d.accuracy is not None else "") for d in res.dates)
+    return "\n".join([
+        f"**Headline:** {headline} Dates: {dates}.", "", ctx.stamp(), "",
+        "Metric as in the benchmark's own `evaluate.py`: `\\w+` tokens, bags of 4-token shingles, per-page tp/fp/fn "
+        "normalised, precision and recall averaged over pages, F1 of the two averages. The pipeline variants are "
+        "`crawler.extract.extract_article` in each mode (`min_text_chars=0`, so a short page is scored, not "
+        "dropped); `trafilatura.extract()` variants are trafilatura called directly.", "",
+        f"**Extraction benchmark** (`extraction-benchmark/`, {res.benchmark[0].pages} pages, mostly English, 2019):",
+        "", t1, "",
+        "**News pages with a full ground-truth body** (`news-pages/`: fundus + ir-research-data, 41 languages):", "",
+        t2, "", "**Publication dates** found by the pipeline (configured mode):", "", t3,
+    ])
+
+
+# ----------------------------------------------------------------------------- enrichment
+def enrich(ctx: Context) -> str | None:
+    """Runs ``bench/eval_enrich.py`` (its owner writes its own BENCHMARKS.md section)."""
+    if not (REPO_ROOT / "bench" / "eval_enrich.py").exists():
+        log.warning("bench/eval_enrich.py is not there yet: enrichment quality not measured")
+        return None
+    # it has no smoke size (the labelled set is small); --write updates the repository's BENCHMARKS.md
+    cmd = [sys.executable, "-m", "bench.eval_enrich"] + ([] if ctx.smoke else ["--write"])
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=os.environ.copy(), text=True, capture_output=True)
+    click.echo(proc.stdout[-4000:])
+    if proc.returncode != 0:
+        log.error("%s exited with %d: %s", " ".join(cmd), proc.returncode, proc.stderr[-1500:])
+    return None
+
+
+SECTIONS: dict[str, tuple[str, Any]] = {
+    "throughput": (report.THROUGHPUT, throughput),
+    "indexing": (report.INDEXING, indexing),
+    "search": (report.SEARCH, search),
+    "export": (report.EXPORT, export),
+    "extraction": (report.EXTRACTION, extraction),
+}
+
+
+def clean(ctx: Context) -> list[str]:
+    """Delete every ``<prefix>bench-*`` index and template of this session's prefix."""
+    pattern = f"{ctx.settings.index_prefix}bench-*"
+    names = list(ctx.es.indices.get(index=pattern, expand_wildcards="all", allow_no_indices=True,
+                                    ignore_unavailable=True))
+    if names:
+        ctx.es.indices.delete(index=",".join(names))
+    templates = ctx.es.options(ignore_status=404).indices.get_index_template(name=pattern)
+    for t in (templates.get("index_templates") or []) if hasattr(templates, "get") else []:
+        ctx.es.indices.delete_index_template(name=t["name"])
+    return names

@@ -1,0 +1,217 @@
+"""Section 1: crawl → extract → enrich → index throughput against the ceiling and news-please.
+
+All three runs read the same pages (``news-pages/``) in one session:
+- ceiling: the pipeline's extraction function (:func:`crawler.extract.extract_article`, the
+  configured mode) over the page bytes in a 2-process pool, no network, no index. Also
+  measured: extraction + enrichment (:func:`crawler.worker.process_page`) and plain
+  ``trafilatura.extract()``.
+- DealWatch: ``python -m crawler.run`` over the local multi-host site (:mod:`bench.site`):
+  discovery through feeds, sitemaps and section pages, download, WARC, extraction and
+  enrichment in the worker pool, bulk indexing into a ``bench-tp-`` index.
+- news-please: ``NewsPlease.from_url`` over the same article URLs in 2 processes, articles
+  stored as JSON files (:mod:`bench.newsplease_worker`, in its own venv).
+CPU is the process tree's user+system time (the Elasticsearch node's own CPU is reported
+apart, from its node stats).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import newsplease_env
+from bench.corpus import NewsPage
+from bench.measure import Stopwatch, Usage
+from bench.site import LocalSite, SiteLayout
+from dealwatch.settings import REPO_ROOT, Settings
+from indexer.client import make_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    name: str
+    pages: int                  # pages offered
+    stored: int                 # articles that came out
+    usage: Usage
+    es_cpu: float = 0.0         # CPU seconds of the Elasticsearch node during the run
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Pages per second (pages offered / wall time)."""
+        return self.pages / self.usage.wall if self.usage.wall else 0.0
+
+
+# ----------------------------------------------------------------------------- ceiling
+_pages: tuple[NewsPage, ...] = ()
+_urls: tuple[str, ...] = ()
+_settings: Settings | None = None
+
+
+def _extract_only(i: int) -> bool:
+    from crawler.extract import Dropped, extract_article
+    s = _settings
+    kwargs = {}
+    if hasattr(s, "extraction_mode"):
+        kwargs["mode"] = s.extraction_mode
+    if hasattr(s, "min_text_chars"):
+        kwargs["min_text_chars"] = s.min_text_chars
+    return not isinstance(extract_article(_pages[i].html, _urls[i], "bench", "", **kwargs), Dropped)
+
+
+def _extract_and_enrich(i: int) -> bool:
+    from crawler.worker import PageTask, process_page
+    return process_page(PageTask(_urls[i], _pages[i].html, "bench"), _settings).doc is not None
+
+
+def _plain_trafilatura(i: int) -> bool:
+    import trafilatura
+    return bool(trafilatura.extract(_pages[i].html, url=_urls[i]))
+
+
+def _warm(args: tuple[str, int]) -> None:
+    """One extraction of a page per worker before the clock starts (imports, lazy tables)."""
+    kind, i = args
+    CEILINGS[kind](i)
+
+
+CEILINGS = {
+    "extract_article": _extract_only,
+    "extract + enrich": _extract_and_enrich,
+    "trafilatura.extract()": _plain_trafilatura,
+}
+
+
+def ceiling(pages: tuple[NewsPage, ...], layout: SiteLayout, settings: Settings, kind: str = "extract_article",
+            workers: int = 2) -> RunResult:
+    """In-process extraction of every page over ``workers`` forked processes."""
+    global _pages, _urls, _settings
+    _pages, _urls, _settings = pages, layout.article_urls, settings
+    func = CEILINGS[kind]
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers) as pool:
+        pool.map(_warm, [(kind, i % len(pages)) for i in range(workers * 2)], chunksize=1)
+        procs = [psutil.Process(p.pid) for p in pool._pool]  # the live workers, to read their CPU time
+        cpu_before = sum(_cpu(p) for p in procs)
+        start = time.perf_counter()
+        ok = sum(pool.imap_unordered(func, range(len(pages)), chunksize=4))
+        wall = time.perf_counter() - start
+        cpu = sum(_cpu(p) for p in procs) - cpu_before
+    return RunResult(f"ceiling: {kind}", len(pages), ok, Usage(wall, cpu))
+
+
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+# ----------------------------------------------------------------------------- DealWatch
+def es_cpu_seconds(settings: Settings) -> float:
+    es = make_client(settings)
+    stats = es.nodes.stats(node_id="_local", metric="process")
+    node = next(iter(stats["nodes"].values()))
+    return node["process"]["cpu"]["total_in_millis"] / 1000
+
+
+def pipeline(layout: SiteLayout, settings: Settings, workdir: Path, timeout: float = 3600) -> RunResult:
+    """One crawl of every source of the site in one Scrapy process, into ``bench-tp-``."""
+    from indexer import store
+    prefix = f"{settings.index_prefix}bench-tp-"
+    s = settings.replace(index_prefix=prefix, data_dir=workdir / "data")
+    es = make_client(s)
+    store.drop_all(es, s)
+    shutil.rmtree(s.data_dir, ignore_errors=True)
+    s.data_dir.mkdir(parents=True)
+    sources_file = workdir / "bench-sources.yaml"
+    names = layout.write_sources(sources_file)
+    stats_file = workdir / "crawl-stats.json"
+    stats_file.unlink(missing_ok=True)
+    env = {**os.environ, "DEALWATCH_INDEX_PREFIX": prefix, "DEALWATCH_DATA_DIR": str(s.data_dir),
+           "DEALWATCH_SOURCES_FILE": str(sources_file)}
+    cmd = [sys.executable, "-m", "crawler.run", "--sources", ",".join(names), "--sources-file", str(sources_file),
+           "--stats-file", str(stats_file)]
+    log.info("pipeline: %s", " ".join(cmd))
+    es_before = es_cpu_seconds(settings)
+    with Stopwatch() as sw:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, timeout=timeout, capture_output=True, text=True)
+    es_cpu = es_cpu_seconds(settings) - es_before
+    if proc.returncode != 0:
+        log.error("crawl exited with %d: %s", proc.returncode, proc.stderr[-2000:])
+    stored = store.count(es, s) if es.indices.exists_alias(name=s.articles_alias) else 0
+    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    result = RunResult("DealWatch crawl", len(layout.article_urls), stored, sw.usage, es_cpu,
+                       {"returncode": proc.returncode, "stats": _stats_summary(stats), "command": " ".join(cmd)})
+    store.drop_all(es, s)
+    return result
+
+
+def _stats_summary(stats: dict[str, Any]) -> dict[str, Any]:
+    """Totals over the sources of the crawl's stats file (whatever numeric counters it holds)."""
+    totals: dict[str, float] = {}
+    for src in (stats.get("sources") or {}).values():
+        for k, v in src.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                totals[k] = totals.get(k, 0) + v
+            elif isinstance(v, dict):
+                for k2, v2 in v.items():
+                    if isinstance(v2, (int, float)) and not isinstance(v2, bool):
+                        totals[f"{k}.{k2}"] = totals.get(f"{k}.{k2}", 0) + v2
+    return totals or {k: v for k, v in stats.items() if isinstance(v, (int, float))}
+
+
+# ----------------------------------------------------------------------------- news-please
+def newsplease(layout: SiteLayout, workdir: Path, workers: int = 2, timeout: float = 3600) -> RunResult:
+    python = newsplease_env.ensure_venv()
+    urls_file = workdir / "np-urls.txt"
+    urls_file.write_text("\n".join(layout.article_urls) + "\n", encoding="utf-8")
+    out_dir = workdir / "np-store"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    cmd = [str(python), str(Path(__file__).with_name("newsplease_worker.py")), str(urls_file), str(out_dir),
+           str(workers)]
+    with Stopwatch() as sw:
+        proc = subprocess.run(cmd, timeout=timeout, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"news-please run failed ({proc.returncode}): {proc.stderr[-1500:]}")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    return RunResult("news-please", len(layout.article_urls), summary["stored"], sw.usage,
+                     notes={"version": newsplease_env.newsplease_version(python), "errors": summary["errors"]})
+
+
+# ----------------------------------------------------------------------------- the section
+def run(pages: tuple[NewsPage, ...], layout: SiteLayout, settings: Settings, workdir: Path,
+        with_newsplease: bool = True) -> list[RunResult]:
+    results: list[RunResult] = []
+    with LocalSite(layout):
+        for kind in CEILINGS:
+            try:
+                results.append(ceiling(pages, layout, settings, kind))
+            except ImportError as exc:
+                log.warning("ceiling %s skipped: %s", kind, exc)
+            log.info("%s: %.1f pages/s", results[-1].name if results else kind, results[-1].rate if results else 0)
+        if _crawler_available():
+            results.append(pipeline(layout, settings, workdir))
+            log.info("pipeline: %.1f pages/s", results[-1].rate)
+        else:
+            log.warning("crawler.run not found: the end-to-end crawl is not measured")
+        if with_newsplease:
+            results.append(newsplease(layout, workdir))
+            log.info("news-please: %.1f pages/s", results[-1].rate)
+    return results
+
+
+def _crawler_available() -> bool:
+    return (REPO_ROOT / "crawler" / "run.py").exists()
