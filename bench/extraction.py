@@ -182,7 +182,7 @@ class ExtractionResults:
 def run(configured_mode: str, smoke: bool = False) -> ExtractionResults:
     bench_pages = corpus.benchmark_pages()
     if smoke:
-        bench_pages = bench_pages[:12]
+        bench_pages = bench_pages[:8]
     jobs = [(p.html, p.url) for p in bench_pages]
     truths = [p.truth for p in bench_pages]
     benchmark: list[Score] = []
@@ -196,7 +196,7 @@ def run(configured_mode: str, smoke: bool = False) -> ExtractionResults:
 
     pages = corpus.news_pages()
     if smoke:
-        pages = corpus.spread(pages, 40)
+        pages = corpus.spread(pages, 24)
     with_truth = [(p, p.ground_truth()) for p in pages if p.record.get("ground_truth_text")]
     news_jobs = [(p.html, p.record.get("url") or "") for p, _ in with_truth]
     news: list[Score] = []

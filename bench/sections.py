@@ -61,7 +61,7 @@ def throughput(ctx: Context) -> str:
 
     pages = news_pages()
     if ctx.smoke:
-        pages = spread(pages, 40)
+        pages = spread(pages, 24)
     n_hosts = 2 if ctx.smoke else 4
     layout = build_layout(pages, n_hosts=n_hosts)
     with_np = ctx.with_newsplease and (not ctx.smoke or _np_ready())
@@ -132,8 +132,8 @@ def _generator(ctx: Context):
 def indexing(ctx: Context) -> str:
     from bench import indexing as ix
     gen = _generator(ctx)
-    docs = 300 if ctx.smoke else 20_000
-    chunks = (100, 300) if ctx.smoke else (250, 500, 1000, 2000)
+    docs = 200 if ctx.smoke else 20_000
+    chunks = (50, 200) if ctx.smoke else (250, 500, 1000, 2000)
     trials = ix.run_trials(ctx.es, ctx.settings, gen, docs, chunks)
     best = max((t for t in trials if t.path == "bulk"), key=lambda t: t.rate)
     store_trial = next((t for t in trials if t.path == "store"), None)
@@ -177,7 +177,7 @@ def _indexing_reading(trials) -> str:
 
 # ----------------------------------------------------------------------------- 3. search
 def _archives(ctx: Context) -> list[tuple[str, int]]:
-    return [("smoke", 2_000)] if ctx.smoke else [("100k", 100_000), ("1m", 1_000_000)]
+    return [("smoke", 1_000)] if ctx.smoke else [("100k", 100_000), ("1m", 1_000_000)]
 
 
 def search(ctx: Context) -> str:
@@ -239,9 +239,9 @@ def _ms(v: float) -> str:
 def export(ctx: Context) -> str:
     from bench import export as ex
     from bench import indexing as ix
-    label, n = ("smoke", 2_000) if ctx.smoke else ("100k", 100_000)
+    label, n = ("smoke", 1_000) if ctx.smoke else ("100k", 100_000)
     ix.ensure_archive(ctx.es, ctx.settings, _generator(ctx), n, label)
-    sizes = (200, 2_000) if ctx.smoke else (10_000, 100_000)
+    sizes = (100, 1_000) if ctx.smoke else (10_000, 100_000)
     runs = ex.measure(ctx.es, ctx.label(label), sizes)
     tbl = report.table(["rows asked", "parameters", "rows", "MB", "time to first byte s", "seconds", "rows/s",
                         "app RSS idle MB", "app RSS peak MB"],
