@@ -12,8 +12,11 @@ VOWELS = set("aeiouyąęó")
 
 # endings added to a name ending in a consonant (Facebook, Citigroup, Zuckerberg, Amazon)
 CONSONANT_ENDINGS = ("a", "u", "owi", "em", "iem", "ie", "y", "i", "om", "ami", "ach", "ów", "owie", "owa", "s", "es")
-# endings replacing the final -a (Visa, Meta, Komisja handled by explicit aliases)
-A_ENDINGS = ("y", "i", "ie", "ą", "ę", "om", "ami", "ach", "s")
+# endings replacing the final -a (Visa -> Visy, Visą; Europejska -> Europejskiej)
+A_ENDINGS = ("y", "i", "ie", "ą", "ę", "om", "ami", "ach", "s", "ej", "iej")
+# adjectival names: Polski -> Polskiego, Polskim; Narodowy -> Narodowego, Narodowym
+ADJ_I_ENDINGS = ("iego", "iemu", "im", "ich", "a", "iej", "ą")
+ADJ_Y_ENDINGS = ("ego", "emu", "ym", "ych", "a", "ej", "ą")
 # endings after a final -e that is not pronounced (Google, Apple): Googlem, Googla, Googlowi
 E_ENDINGS_ADD = ("m", "a", "owi", "s", "go", "mu")
 E_ENDINGS_REPLACE = ("a", "u", "owi", "em", "ach")
@@ -40,7 +43,13 @@ def word_forms(word: str) -> set[str]:
     elif last == "e":
         forms.update(w + e for e in E_ENDINGS_ADD)
         forms.update(w[:-1] + e for e in E_ENDINGS_REPLACE)
-    elif last in VOWELS:  # -o, -i, -u, -y: indeclinable (Pekao, Citi, Alibaby?)
+    elif last == "i" and w[-2] in "kg" and len(w) >= 5:  # adjectival: Polski, Zaborski -> Polskiego, Zaborskim
+        stem = w[:-1]
+        forms.update(stem + e for e in ADJ_I_ENDINGS)
+    elif last == "y" and len(w) >= 5:  # adjectival: Narodowy -> Narodowego, Narodowym
+        stem = w[:-1]
+        forms.update(stem + e for e in ADJ_Y_ENDINGS)
+    elif last in VOWELS:  # -o, -i, -u: indeclinable (Pekao, Citi)
         forms.add(w + "s")
     else:
         forms.update(w + e for e in CONSONANT_ENDINGS)
@@ -52,7 +61,8 @@ def word_forms(word: str) -> set[str]:
 
 
 def phrase_forms(tokens: list[str]) -> set[tuple[str, ...]]:
-    """Forms of a multi-word name: the last word declined, or every word with the same ending.
+    """Forms of a multi-word name: both words of a two-word name declined independently; in longer
+    names the last word declined, or every word with the same ending.
 
     "Goldman Sachs" -> goldman sachsem, goldmana sachsa, goldmanem sachsem ...; "Wells Fargo"
     stays as it is apart from possessives.
@@ -61,6 +71,11 @@ def phrase_forms(tokens: list[str]) -> set[tuple[str, ...]]:
     if not toks:
         return set()
     out = {tuple(toks)}
+    if len(toks) == 2:
+        # two words decline independently ("Banku Zaborskiego", "Komisji Europejskiej", "Goldmana Sachsa")
+        first, second = word_forms(toks[0]), word_forms(toks[1])
+        out.update((a, b) for a in first for b in second)
+        return out
     for f in word_forms(toks[-1]):
         out.add(tuple(toks[:-1]) + (f,))
     if len(toks) > 1 and all(len(t) >= 3 and t[-1].isalpha() and t[-1] not in VOWELS for t in toks):
