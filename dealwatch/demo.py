@@ -47,8 +47,12 @@ def demo(no_ui: bool) -> None:
                    ready_url=f"http://127.0.0.2:{port}/robots.txt")
 
     click.echo("3/4 Crawl: every demo source, extract, enrich, index…")
+    from crawler.demo_server import write_sources_file
     from crawler.jobs_commands import crawl
-    crawl.main(["--demo"], standalone_mode=False)
+    # the demo sources for the port the sites are served on (seeds/demo/sources.yaml says 8080)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    sources_file = write_sources_file(settings.state_dir / "demo-sources.yaml", port)
+    crawl.main(["--sources-file", str(sources_file)], standalone_mode=False)
 
     total = store.count(es, settings)
     if no_ui:

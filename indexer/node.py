@@ -12,6 +12,8 @@ When ``DEALWATCH_ES_URL`` points at an existing cluster none of this is used.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import pwd
@@ -286,10 +288,27 @@ def _write_config(settings: Settings, home: Path) -> Path:
     return conf
 
 
+@contextlib.contextmanager
+def _start_lock(settings: Settings):
+    """Serialise starts of one node: two processes starting it at once would race on its pid file."""
+    settings.es_run_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.es_run_dir / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def start(settings: Settings, wait: bool = True) -> NodeStatus:
     """Start the local node (downloading it on first use) and wait for cluster health."""
     if not settings.local_node:
         raise NodeError(f"DEALWATCH_ES_URL is set ({settings.es_url}): the project does not manage that cluster")
+    with _start_lock(settings):
+        return _start_unlocked(settings, wait)
+
+
+def _start_unlocked(settings: Settings, wait: bool) -> NodeStatus:
     current = status(settings)
     if current.running:
         return current
