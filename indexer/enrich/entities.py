@@ -27,7 +27,7 @@ from indexer.enrich.text import Token, sentence_spans, split_apostrophe, tokens
 from indexer.enrich.watchlist import Entity, Watchlist
 
 NORMAL, EXACT, AMBIGUOUS = "normal", "exact", "ambiguous"
-FUZZY_MIN_LEN = 7
+FUZZY_MIN_LEN = 8   # shorter names have too many one-letter neighbours (Goldman/Goodman, Nadella/Nardella)
 
 
 def norm_word(word: str) -> str:
@@ -142,10 +142,12 @@ class EntityMatcher:
         written = tuple(split_apostrophe(t.text)[0] for t in toks[i:j])
         if written != form.alias_tokens:
             return False
-        if (form.kind == AMBIGUOUS and i > 0 and toks[i - 1].text[:1].isupper() and form.alias_tokens[0][:1].isupper()
-                and not text[toks[i - 1].end:toks[i].start].strip()):
-            # part of a longer capitalised name ("Fifth Third Bancorp", "Chevy Chase")
-            return False
+        if form.kind == AMBIGUOUS and form.alias_tokens[0][:1].isupper():
+            # part of a longer capitalised name ("Fifth Third Bancorp", "Chevy Chase", "CMA CGM")
+            if i > 0 and toks[i - 1].text[:1].isupper() and not text[toks[i - 1].end:toks[i].start].strip():
+                return False
+            if j < len(toks) and toks[j].text[:1].isupper() and not text[toks[j - 1].end:toks[j].start].strip():
+                return False
         return True
 
     def _fuzzy(self, toks: list[Token], words: list[str], mentions: list[Mention]) -> list[Mention]:
@@ -167,11 +169,13 @@ class EntityMatcher:
     def _fuzzy_lookup(self, word: str) -> int | None:
         if simplemma.is_known(word, lang="en") or simplemma.is_known(word, lang="pl"):
             return None
-        candidates = [word] + [word[: -len(e)] for e in CONSONANT_ENDINGS if word.endswith(e) and len(word) - len(e) >= FUZZY_MIN_LEN]
+        candidates = [word] + [word[: -len(e)] for e in CONSONANT_ENDINGS
+                               if word.endswith(e) and len(word) - len(e) >= FUZZY_MIN_LEN - 1]
         for cand in candidates:
             limit = 1 if len(cand) < 11 else 2
             best = process.extractOne(cand, self.fuzzy_keys, scorer=Levenshtein.distance, score_cutoff=limit)
-            if best is not None and best[1] > 0 and len(cand) >= FUZZY_MIN_LEN and cand[0] == best[0][0]:
+            # keys are >= FUZZY_MIN_LEN long; a dropped letter may make the word one shorter ("Facebok")
+            if best is not None and best[1] > 0 and len(cand) >= FUZZY_MIN_LEN - 1 and cand[0] == best[0][0]:
                 return self.fuzzy_entity[best[0]]
         return None
 

@@ -78,6 +78,8 @@ def _term_phrases(term: str, lang: str | None) -> set[tuple[str, ...]]:
     term = term.strip()
     if not term:
         return set()
+    if term.startswith("="):  # exact surface form only ("=sharing": not every form of "share")
+        return {tuple(w.lower() for w in term[1:].split() if w)}
     star = term.endswith("*")
     words = term[:-1] if star else term
     if star:
@@ -173,18 +175,27 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
     """
     present: list[set[int]] = [set() for _ in range(n_sentences)]
     n = len(lemmas)
+    matches: list[tuple[int, int, int]] = []   # (start, length, concept)
     for i in range(n):
-        cands = topic.index.get(lemmas[i], ()) 
+        cands = topic.index.get(lemmas[i], ())
         if words[i] != lemmas[i]:
             cands = list(cands) + list(topic.index.get(words[i], ()))
         for ci, ph in cands:
             if i + len(ph) > n:
                 continue
             if all(_word_match(ph[k], lemmas[i + k], words[i + k]) for k in range(1, len(ph))):
-                present[sentence_of[i]].add(ci)
+                matches.append((i, len(ph), ci))
         for ci, ph in topic.prefixes:
             if _word_match(ph[0], lemmas[i], words[i]):
-                present[sentence_of[i]].add(ci)
+                matches.append((i, 1, ci))
+    # a word belongs to its longest term: "bank account" is customer data, not also a bank
+    longest = [0] * n
+    for start, length, _ci in matches:
+        for k in range(start, start + length):
+            longest[k] = max(longest[k], length)
+    for start, length, ci in matches:
+        if all(longest[k] == length for k in range(start, start + length)):
+            present[sentence_of[start]].add(ci)
     for ent_id, ent_type, s in entity_sentences:
         for ci, c in enumerate(topic.concepts):
             if ent_type in c.entity_types or ent_id in c.entity_ids:

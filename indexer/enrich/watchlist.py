@@ -96,10 +96,11 @@ def parse_watchlist(data: dict, path: str = "") -> Watchlist:
         else:
             raise WatchlistError(f"{where}: aliases must be a list or a mapping language -> list")
         written = {a for v in aliases.values() for a in v} | set(_str_list(raw.get("abbreviations"), where)) \
-            | set(_str_list(raw.get("ambiguous"), where)) | set(_str_list(raw.get("tickers"), where))
-        if raw["name"] not in written:  # the canonical name is an alias, unless listed as ambiguous etc.
-            aliases.setdefault("any", ())
-            aliases["any"] = (raw["name"],) + aliases["any"]
+            | set(_str_list(raw.get("ambiguous"), where)) | set(_str_list(raw.get("tickers"), where)) \
+            | set(_str_list(raw.get("tickers_unambiguous"), where))
+        if not written:
+            # the canonical name is not matched by itself ("Wise", "X (Twitter)" would be wrong): list it
+            raise WatchlistError(f"{where}: no aliases, abbreviations or ambiguous names to match")
         entities.append(Entity(
             id=str(raw["id"]), name=str(raw["name"]), type=str(raw["type"]), aliases=aliases,
             abbreviations=_str_list(raw.get("abbreviations"), where) + _str_list(raw.get("tickers_unambiguous"), where),
