@@ -1,0 +1,104 @@
+"""Resume after a crash: a crawl killed with SIGKILL in the middle, then the next run.
+
+The demo site is served with slowed article pages and the crawl runs one request at a time,
+so the kill lands mid-crawl (after a few article pages). The crawl process and its
+extraction workers are killed together (SIGKILL to the process group: a crash, an OOM kill,
+a power cut). Then the crawl job runs once more, normally.
+
+Specification:
+* the final archive equals a clean, uninterrupted crawl's: the same document ids with the
+  same content hashes (nothing lost, nothing duplicated);
+* no article page is fetched twice across the killed run and the resumed run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from crawler import demo_server
+from crawler.jobs import run_source, settings_environment
+from crawler.sources import load_sources
+from indexer import store
+from indexer.client import make_client
+from jobs_helpers import article_paths, indexed_hashes, isolated_settings, serve_demo, write_sources
+
+SITE = "baltic-ledger"
+ARTICLE_DELAY_S = 0.5
+KILL_AFTER_ARTICLES = 8
+
+
+@pytest.fixture(scope="module")
+def slow_demo():
+    """The demo sites with every article page answered after ARTICLE_DELAY_S."""
+    real_route = demo_server.route
+
+    def slow_route(site, path, edition, slow_seconds=0.0):
+        if demo_server.ARTICLE_PATH.match(path):
+            time.sleep(ARTICLE_DELAY_S)
+        return real_route(site, path, edition, slow_seconds)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo_server, "route", slow_route)
+        demo = serve_demo()
+        yield demo
+        demo.stop()
+
+
+def test_a_crawl_killed_mid_run_resumes_to_the_same_archive_without_refetching(settings, slow_demo, tmp_path):
+    demo = slow_demo
+    sources_file = write_sources(demo, tmp_path / "sources.yaml", [SITE], time_limit="5m")
+    [source] = load_sources(sources_file)
+    host = demo.site(SITE).host
+    clean = isolated_settings(settings, tmp_path, "clean", extract_workers=1)
+    crashy = isolated_settings(settings, tmp_path, "crash", extract_workers=1, concurrent_requests_per_domain=1)
+    try:
+        # the reference: one uninterrupted crawl
+        assert run_source(source, clean, sources_file=sources_file).status == "ok"
+        reference = indexed_hashes(make_client(clean), clean, SITE)
+        assert len(reference) == len(demo.site(SITE).visible_articles(1))
+
+        # a crawl killed with SIGKILL after KILL_AFTER_ARTICLES article pages
+        demo.clear_requests()
+        stats = tmp_path / "killed.json"
+        log = open(tmp_path / "killed.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "crawler.run", "--sources", SITE, "--sources-file",
+                                 str(sources_file), "--stats-file", str(stats), "--run-id", "killed"],
+                                env=settings_environment(crashy), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 120
+        while len(article_paths(demo.requests, host)) < KILL_AFTER_ARTICLES:
+            assert proc.poll() is None, f"the crawl ended before it could be killed (see {log.name})"
+            assert time.monotonic() < deadline, "the crawl did not reach the article pages in time"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+        killed_requests = demo.requests
+        killed_articles = article_paths(killed_requests, host)
+        assert len(killed_articles) < len(reference), "the kill came too late to interrupt the crawl"
+        archived_at_kill = len(indexed_hashes(make_client(crashy), crashy, SITE))
+
+        # the next run of the same job
+        demo.clear_requests()
+        resumed = run_source(source, crashy, sources_file=sources_file)
+        resumed_articles = article_paths(demo.requests, host)
+        final = indexed_hashes(make_client(crashy), crashy, SITE)
+        both = Counter(killed_articles + resumed_articles)
+        print(f"\nresume: killed run {len(killed_requests)} requests, {len(killed_articles)} article pages, "
+              f"{archived_at_kill} archived at the kill; resumed run {len(demo.requests)} requests, "
+              f"{len(resumed_articles)} article pages; article pages fetched twice: "
+              f"{sum(1 for c in both.values() if c > 1)}; clean crawl {len(reference)} articles")
+        assert resumed.status == "ok", resumed.last_error
+        assert final == reference
+        assert [p for p, c in both.items() if c > 1] == [], "article pages fetched twice"
+        assert len(both) == len(reference)
+    finally:
+        for s in (clean, crashy):
+            store.drop_all(make_client(s), s)
