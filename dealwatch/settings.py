@@ -103,6 +103,8 @@ class Settings:
 
     # --- analysis ----------------------------------------------------------------
     relevance_threshold: float = 0.5
+    near_duplicate_threshold: float = 0.5   # MinHash Jaccard of word 5-shingles for one cluster
+    enrich_max_chars: int = 200_000         # longer texts are enriched on their first N characters
 
     # --- web UI ------------------------------------------------------------------
     ui_host: str = "127.0.0.1"
