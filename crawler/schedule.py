@@ -117,6 +117,9 @@ def _signature(trigger) -> str:
 # --- the scheduler ----------------------------------------------------------------------
 
 def make_scheduler(settings: Settings) -> BackgroundScheduler:
+    url = settings.scheduler_url
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(url=settings.scheduler_url, tablename=JOBS_TABLE)},
         executors={"default": ThreadPoolExecutor(max_workers=max(1, settings.scheduler_max_crawls))},
