@@ -3,6 +3,8 @@
 - :class:`BackoffRetryMiddleware`: Scrapy's retry (5xx, timeouts; never 4xx) with an
   exponential pause before each retry (``retry_backoff`` seconds, doubled each time), taken
   without blocking the reactor.
+- :class:`RedirectLoopMiddleware`: stops a redirect chain as soon as it comes back to a URL
+  it already visited (instead of running into ``REDIRECT_MAX_TIMES``), as ``redirect_loop``.
 - :class:`RobotsCrawlDelayMiddleware`: honours ``Crawl-delay`` from robots.txt by raising the
   download slot's delay (Scrapy's robots middleware only allows/disallows).
 """
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urljoin
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,19 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def process_exception(self, request, exception, spider=None):
         return await self._pause(super().process_exception(request, exception))
+
+
+class RedirectLoopMiddleware:
+    """Sits just below Scrapy's RedirectMiddleware and sees each 3xx response first."""
+
+    def process_response(self, request, response, spider=None):
+        if response.status in (301, 302, 303, 307, 308) and b"Location" in response.headers:
+            from crawler.canonical import url_key
+            target = url_key(urljoin(request.url, response.headers[b"Location"].decode("latin-1")))
+            visited = {url_key(u) for u in (*request.meta.get("redirect_urls", ()), request.url)}
+            if target in visited:
+                raise IgnoreRequest(f"redirect loop: {request.url} -> {target} was already visited")
+        return response
 
 
 class RobotsCrawlDelayMiddleware:

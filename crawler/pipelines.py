@@ -29,18 +29,20 @@ log = logging.getLogger(__name__)
 
 
 class _SharedPool:
-    """One process pool per crawl process, opened by the first spider and closed by the last."""
+    """One process pool per crawl process, started when the first page needs it (a run that
+    finds nothing new never pays for worker start-up) and closed by the last spider."""
 
     pool = None
     users = 0
 
     @classmethod
-    def acquire(cls, settings):
+    def acquire(cls) -> None:
+        cls.users += 1
+
+    @classmethod
+    def get(cls, settings):
         if cls.pool is None:
             cls.pool = worker.make_pool(settings)
-            for _ in range(worker.worker_count(settings)):
-                cls.pool.submit(worker.warm_up, settings)
-        cls.users += 1
         return cls.pool
 
     @classmethod
@@ -85,7 +87,7 @@ class RawArchivePipeline(_SpiderPipeline):
 
 class ExtractPipeline(_SpiderPipeline):
     def open_spider(self, spider=None) -> None:
-        self.pool = _SharedPool.acquire(self.dw)
+        _SharedPool.acquire()
 
     def close_spider(self, spider=None) -> None:
         _SharedPool.release()
@@ -96,7 +98,7 @@ class ExtractPipeline(_SpiderPipeline):
                                raw_length=item.raw_length, crawled_at=item.fetched_at)
         spider = self.spider
         try:
-            result = await asyncio.wrap_future(self.pool.submit(worker.process_page, task))
+            result = await asyncio.wrap_future(_SharedPool.get(self.dw).submit(worker.process_page, task))
         except Exception as exc:  # a worker died (e.g. out of memory): count it, keep crawling
             log.exception("extraction failed for %s", item.url)
             spider.report.error("parse", item.url, f"extraction worker failed: {type(exc).__name__}: {exc}")

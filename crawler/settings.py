@@ -61,6 +61,7 @@ def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, 
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,
             "crawler.middlewares.RobotsCrawlDelayMiddleware": 150,
+            "crawler.middlewares.RedirectLoopMiddleware": 650,
         },
         # the pipeline: archive raw page -> extract + enrich (process pool) -> bulk index
         "ITEM_PIPELINES": {

@@ -83,14 +83,3 @@ def make_pool(settings) -> ProcessPoolExecutor:
     """A pool of clean worker processes (spawned: no Scrapy state, no reactor inherited)."""
     return ProcessPoolExecutor(max_workers=worker_count(settings), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(settings,))
-
-
-def warm_up(settings) -> None:
-    """Imported in each worker at start, so the first pages are not slowed by imports."""
-    _init_worker(settings)
-    import crawler.extract  # noqa: F401
-    from indexer import ingest  # noqa: F401
-    try:
-        import indexer.enrich  # noqa: F401
-    except ImportError:
-        pass
