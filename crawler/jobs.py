@@ -7,8 +7,10 @@ is what ``dealwatch crawl`` and the scheduler (:mod:`crawler.schedule`) call:
 * a lock file ``<state_dir>/locks/<source>.lock`` (``fcntl.flock``) keeps at most one crawl
   of a source running on this machine, across processes — a second attempt is skipped;
 * the process writes its stats JSON about every second; it is polled for live progress;
-* after the source's ``time_limit`` the process gets SIGTERM (Scrapy stops gracefully and
-  keeps its JOBDIR, so the next run resumes), then SIGKILL after ``crawl_stop_grace``;
+* at the source's ``time_limit`` the crawler closes its spider itself; a process still
+  there ``crawl_stop_grace`` seconds later gets SIGTERM (Scrapy stops gracefully), and
+  SIGKILL after another grace period — the next run resumes from the known-URL store and
+  the WARC either way;
 * the outcome is classified ok / partial / failed / timed_out and written to the run
   history (:mod:`indexer.runs`).
 """

@@ -11,8 +11,8 @@
 * ``max_instances=1`` per job, and the per-source lock in :mod:`crawler.jobs` also keeps
   ``dealwatch crawl`` and a second daemon from overlapping with it.
 * Each job calls :func:`crawler.jobs.run_source`: the crawl runs in its own process.
-* SIGTERM/SIGINT: no new runs start; running crawls get SIGTERM (Scrapy stops and keeps its
-  JOBDIR, so the next run resumes) and the daemon waits for them. SIGHUP re-reads the YAML.
+* SIGTERM/SIGINT: no new runs start; running crawls get SIGTERM (Scrapy stops; the known-URL
+  store and the WARC let the next run resume) and the daemon waits for them. SIGHUP re-reads the YAML.
 """
 
 from __future__ import annotations
