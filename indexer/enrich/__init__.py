@@ -50,8 +50,9 @@ class Analysis:
 
 def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     """Everything enrichment finds in one article's title + text."""
-    title = (title or "").strip()
-    text = text or ""
+    max_chars = int(getattr(settings, "enrich_max_chars", 200_000))
+    title = (title or "").strip()[:2000]
+    text = (text or "")[:max_chars]
     lang = normalize_lang(lang)
     detected = False
     if not lang:

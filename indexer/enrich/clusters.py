@@ -62,9 +62,12 @@ def bands(m: MinHash | None) -> list[str]:
             for b in range(BANDS)]
 
 
+MAX_CHARS = 200_000
+
+
 def doc_text(doc: dict[str, Any]) -> str:
-    """The text a document is compared by (its body; the title when there is no body)."""
-    return doc.get("text") or doc.get("title") or ""
+    """The text a document is compared by (its body, or its title when there is no body; the first 200k characters)."""
+    return (doc.get("text") or doc.get("title") or "")[:MAX_CHARS]
 
 
 def lsh_bands(doc: dict[str, Any]) -> list[str]:

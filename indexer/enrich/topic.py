@@ -12,6 +12,7 @@ windows that produced the score.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -167,6 +168,12 @@ def _word_match(pattern: str, lemma: str, word: str) -> bool:
     return pattern == lemma or pattern == word
 
 
+@lru_cache(maxsize=8)
+def _prefix_regex(prefixes: tuple) -> re.Pattern:
+    stems = sorted({ph[0][:-1] for _ci, ph in prefixes}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(st) for st in stems) or r"(?!)")
+
+
 def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sentence_of: list[int],
                           n_sentences: int, entity_sentences: list[tuple[str, str, int]]) -> list[set[int]]:
     """For each sentence, the set of concept indexes present in it.
@@ -175,6 +182,7 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
     """
     present: list[set[int]] = [set() for _ in range(n_sentences)]
     n = len(lemmas)
+    prefix_re = _prefix_regex(topic.prefixes)
     matches: list[tuple[int, int, int]] = []   # (start, length, concept)
     for i in range(n):
         cands = topic.index.get(lemmas[i], ())
@@ -185,9 +193,10 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
                 continue
             if all(_word_match(ph[k], lemmas[i + k], words[i + k]) for k in range(1, len(ph))):
                 matches.append((i, len(ph), ci))
-        for ci, ph in topic.prefixes:
-            if _word_match(ph[0], lemmas[i], words[i]):
-                matches.append((i, 1, ci))
+        if topic.prefixes and (prefix_re.match(lemmas[i]) or prefix_re.match(words[i])):
+            for ci, ph in topic.prefixes:
+                if _word_match(ph[0], lemmas[i], words[i]):
+                    matches.append((i, 1, ci))
     # a word belongs to its longest term: "bank account" is customer data, not also a bank
     longest = [0] * n
     for start, length, _ci in matches:
