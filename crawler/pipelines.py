@@ -73,16 +73,23 @@ class _SpiderPipeline:
 
 
 class RawArchivePipeline(_SpiderPipeline):
-    def process_item(self, item: PageItem) -> PageItem:
+    def open_spider(self, spider=None) -> None:
+        self.lock = asyncio.Lock()   # one writer per WARC file: records are appended in order
+
+    async def process_item(self, item: PageItem) -> PageItem:
         if item.raw_warc is not None:  # recovered from a WARC: already archived
             return item
+        async with self.lock:  # gzip + file write + SQLite off the reactor thread
+            await asyncio.to_thread(self._archive, item)
+        return item
+
+    def _archive(self, item: PageItem) -> None:
         spider = self.spider
         item.raw_warc, item.raw_offset, item.raw_length = spider.archive.write(
             item.url, item.status, item.headers, item.body)
         for key in item.keys:
             spider.known.mark_fetched(key, item.source, item.url, item.raw_warc, item.raw_offset,
                                       item.raw_length, item.lastmod, item.fetched_at)
-        return item
 
 
 class ExtractPipeline(_SpiderPipeline):

@@ -22,6 +22,7 @@ def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, 
         "ROBOTSTXT_OBEY": True,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,     # no control port: runs are managed by the scheduler
         "LOG_LEVEL": "INFO",
         "LOG_FORMATTER": "crawler.logformatter.QuietDropsLogFormatter",
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",

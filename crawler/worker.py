@@ -43,8 +43,22 @@ class PageResult:
     message: str = ""
 
 
-def _init_worker(settings) -> None:
+def _die_with_parent() -> None:
+    """Linux: end this worker when the crawl process dies (even by SIGKILL), no orphans left."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still applies
+        pass
+
+
+def _init_worker(settings, parent_pid: int | None = None) -> None:
     global _settings
+    _die_with_parent()
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl
+        os._exit(1)
     _settings = settings
     from dealwatch.settings import set_settings
     set_settings(settings)
@@ -82,4 +96,4 @@ def worker_count(settings) -> int:
 def make_pool(settings) -> ProcessPoolExecutor:
     """A pool of clean worker processes (spawned: no Scrapy state, no reactor inherited)."""
     return ProcessPoolExecutor(max_workers=worker_count(settings), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(settings,))
+                               initializer=_init_worker, initargs=(settings, os.getpid()))
