@@ -328,6 +328,8 @@ def _run_locked(source: Any, settings: Settings, run_id: str, started_at: dateti
                 timed_out = True
                 term_sent_at = time.monotonic()
                 _signal(proc, signal.SIGTERM)
+            elif term_sent_at is None and name in _stop_requested:   # stop_running_crawls() sent SIGTERM
+                term_sent_at = time.monotonic()
             elif term_sent_at is not None and time.monotonic() - term_sent_at > settings.crawl_stop_grace:
                 log.warning("crawl %s did not stop within %.0fs: killing it", name, settings.crawl_stop_grace)
                 _signal(proc, signal.SIGKILL)

@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "dealwatch_scheduler_jobs"
 
-_active: BackgroundScheduler | None = None   # the scheduler of this process (next run times for records)
-
 
 class ScheduleError(ValueError):
     pass
@@ -142,11 +140,26 @@ def run_scheduled_crawl(source_name: str, sources_file: str | None = None) -> st
         return "missing"
 
     def next_run() -> datetime | None:
-        job = _active.get_job(source_name) if _active else None
-        return job.next_run_time if job else None
+        # read from the job store directly: the scheduler's own lock may be held by a shutdown
+        # that waits for this very job
+        return next_run_times(settings).get(source_name)
 
-    record = run_source(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
+    with _jobs_running:
+        _jobs_running.count += 1
+    try:
+        record = run_source(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
+    finally:
+        with _jobs_running:
+            _jobs_running.count -= 1
+            _jobs_running.notify_all()
     return record.status
+
+
+class _RunningJobs(threading.Condition):
+    count = 0
+
+
+_jobs_running = _RunningJobs()
 
 
 def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Settings,
@@ -197,7 +210,6 @@ def load_schedule_sources(settings: Settings, sources_file: str | Path | None) -
 
 def start(settings: Settings, sources_file: str | Path | None = None) -> BackgroundScheduler:
     """Start the scheduler (in background threads) with its jobs synced to the sources YAML."""
-    global _active
     from indexer import runs
     from indexer.client import make_client
     sources, default = load_schedule_sources(settings, sources_file)
@@ -213,22 +225,22 @@ def start(settings: Settings, sources_file: str | Path | None = None) -> Backgro
     log.info("scheduler: %s", ", ".join(f"{k} {len(v)}" for k, v in changes.items()))
     for job in scheduler.get_jobs():
         log.info("  %-28s next run %s  (%s)", job.id, _fmt(job.next_run_time), job.trigger)
-    _active = scheduler
     scheduler.resume()
     return scheduler
 
 
 def stop(scheduler: BackgroundScheduler) -> None:
     """Stop cleanly: no new runs, running crawls stopped resumably, wait for them."""
-    global _active
     from crawler.jobs import stop_running_crawls
     scheduler.pause()
     stopped = stop_running_crawls()
     if stopped:
         log.info("waiting for %d running crawl(s) to stop", stopped)
+    # wait for the jobs before shutdown(): APScheduler's shutdown holds its job-store lock
+    # while it waits for running jobs
+    with _jobs_running:
+        _jobs_running.wait_for(lambda: _jobs_running.count == 0, timeout=None)
     scheduler.shutdown(wait=True)
-    if _active is scheduler:
-        _active = None
 
 
 def run_daemon(settings: Settings, sources_file: str | Path | None = None,

@@ -1,0 +1,96 @@
+"""`dealwatch schedule` as a daemon process, and `dealwatch status`: a real command line, a real
+crawl of a (slowed) demo site, SIGTERM in the middle of the crawl.
+
+Specification:
+* SIGTERM stops the daemon cleanly (exit code 0) within the crawl stop grace: the running
+  crawl is stopped, recorded as `partial` ("stopped on shutdown"), and its lock released;
+* `dealwatch status` shows the source's last run and its next run from the job store;
+  before anything ran it says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler import demo_server
+from crawler.jobs import SourceLock, settings_environment
+from indexer import runs, store
+from indexer.client import make_client
+from jobs_helpers import article_paths, isolated_settings, serve_demo, write_sources
+
+SITE = "baltic-ledger"
+
+
+def _dealwatch() -> list[str]:
+    exe = shutil.which("dealwatch", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "dealwatch"]
+
+
+@pytest.fixture()
+def slow_demo():
+    real_route = demo_server.route
+
+    def slow_route(site, path, edition, slow_seconds=0.0):
+        if demo_server.ARTICLE_PATH.match(path):
+            time.sleep(0.5)
+        return real_route(site, path, edition, slow_seconds)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo_server, "route", slow_route)
+        demo = serve_demo()
+        yield demo
+        demo.stop()
+
+
+def test_sigterm_stops_the_daemon_and_its_running_crawl_cleanly(settings, slow_demo, tmp_path):
+    s = isolated_settings(settings, tmp_path, "daemon", scheduler_jitter=0.0, extract_workers=1,
+                          concurrent_requests_per_domain=1, crawl_stop_grace=15.0)
+    es = make_client(s)
+    sources = write_sources(slow_demo, tmp_path / "sources.yaml", [SITE], schedule={"interval": "1h"},
+                            time_limit="5m")
+    env = settings_environment(s)
+    try:
+        before = subprocess.run([*_dealwatch(), "status", "--sources-file", str(sources)], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert before.returncode == 0, before.stderr
+        assert SITE in before.stdout and "never" in before.stdout and "not scheduled" in before.stdout
+
+        log = open(tmp_path / "daemon.log", "w")
+        daemon = subprocess.Popen([*_dealwatch(), "schedule", "--sources-file", str(sources)], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        host = slow_demo.site(SITE).host
+        deadline = time.monotonic() + 120
+        while len(article_paths(slow_demo.requests, host)) < 3:     # the first run is under way
+            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()
+            assert time.monotonic() < deadline, "the scheduled crawl did not start"
+            time.sleep(0.1)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0, (tmp_path / "daemon.log").read_text()
+        log.close()
+
+        [run] = runs.last_runs(es, s, source=SITE)
+        assert run.trigger == "schedule"
+        assert run.status == "partial" and "stopped on shutdown" in run.last_error
+        assert run.next_run_at is not None
+        lock = SourceLock(s, SITE)
+        assert lock.acquire(), "the crawl's lock is still held after the daemon stopped"
+        lock.release()
+
+        after = subprocess.run([*_dealwatch(), "status", "--sources-file", str(sources)], env=env,
+                               capture_output=True, text=True, timeout=60)
+        assert after.returncode == 0, after.stderr
+        line = next(x for x in after.stdout.splitlines() if x.startswith(SITE))
+        assert "partial" in line and "not scheduled" not in line
+        assert "stopped on shutdown" in after.stdout
+    finally:
+        if "daemon" in locals() and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        store.drop_all(es, s)
