@@ -22,7 +22,8 @@ Query language::
     (facebook OR meta) AND (chase OR citigroup)
 
 A plain word matches the exact words of the title and text *or* their lemmas, so ``bank``
-finds "banków" and ``"dane klientów"`` finds "danych klienta". Highlight markers in snippets
+finds "banków" and ``"dane klientów"`` finds "danych klienta"; a word or phrase equal to the
+name of a recognised entity also finds the articles that mention it in another spelling. Highlight markers in snippets
 are the sentinels :data:`HL_PRE` / :data:`HL_POST`; views escape the text and then turn them
 into markup (see :func:`highlight_to_html`).
 """
@@ -444,7 +445,13 @@ def _keyword_clause(field_name: str, term: Term) -> dict:
 
 def term_to_es(term: Term) -> dict:
     if term.field is None:
-        return _text_clause(term, ["title^3", "text"], ["title_lemmas^2", "text_lemmas"])
+        clause = _text_clause(term, ["title^3", "text"], ["title_lemmas^2", "text_lemmas"])
+        if term.prefix:
+            return clause
+        # a watchlist name also finds the articles where enrichment recognised it misspelled or
+        # inflected beyond the lemmatiser ("citigroup" finds "Citygroup")
+        by_entity = {"term": {"entity_names": {"value": term.value, "case_insensitive": True}}}
+        return {"bool": {"should": [clause, by_entity], "minimum_should_match": 1}}
     if term.field == "title":
         return _text_clause(term, ["title"], ["title_lemmas"])
     if term.field == "author":

@@ -127,3 +127,17 @@ def test_entities_and_sources_views(es, settings, archive):
     assert query.entity_detail(es, settings, "nobody-at-all") is None
     sources = {s["source"]: s for s in query.sources_overview(es, settings)}
     assert sources["news-en"]["articles"] == 5 and sources["news-en"]["relevant_articles"] == 4
+
+
+def test_an_entity_name_finds_its_misspellings(es, settings, archive):
+    from indexer import store
+    odd = sa.TestArticle("citygroup", "Posłowie pytają o Citygroup", "Dane z Citygroup trafiły do Facebooka?",
+                         "news-pl", "pl", sa._d(2024, 1, 5), [sa.CITI], cluster="c-odd")
+    doc = sa.document_for(odd, settings)
+    store.write_documents(es, settings, [doc], refresh="wait_for")
+    try:
+        found = {h.id for h in run(es, settings, q="citigroup").hits}
+        assert doc["id"] in found  # recognised as Citigroup by enrichment, not spelled so
+        assert doc["id"] not in {h.id for h in run(es, settings, q="citigroup*").hits}
+    finally:
+        es.delete(index=settings.articles_alias, id=doc["id"], refresh="wait_for")
