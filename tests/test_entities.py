@@ -41,6 +41,8 @@ def counts(text: str, cfg, lang: str | None = None) -> dict[str, int]:
     ("Google’a i Apple’a pytano o płatności.", "Alphabet"),
     ("Google’a i Apple’a pytano o płatności.", "Apple"),
     ("Prezes Trumpa nie obchodziły te dane.", "Donald Trump"),
+    ("Spółka Meta ogłosiła wyniki, a rzecznik Mety odmówił komentarza w sprawie Instagrama.", "Meta Platforms"),
+    ("Klienci Banku Pekao i Narodowego Banku Polskiego.", "Bank Pekao"),
     ("Klienci PKO BP mogą już płacić telefonem.", "PKO Bank Polski"),
 ])
 def test_polish_inflected_forms_are_found(sentence, expected, cfg):
@@ -105,6 +107,11 @@ def test_possessives_are_found(sentence, expected, cfg):
     ("The trump card decided the game.", "Donald Trump"),
     ("Donald Trump Jr. spoke at the rally.", "Mark Zuckerberg"),
     ("Fifth Third Bancorp raised its dividend.", "U.S. Bancorp"),
+    ("The French shipping group CMA CGM ordered new vessels.", "UK CMA"),
+    ("John Goodman plays a ruthless scientist.", "Goldman Sachs"),
+    ("Biegacz dotarł do mety jako pierwszy.", "Meta Platforms"),
+    ("The 50-day MA crossed the 200-day MA.", "Mastercard"),
+    ("Be wise with your money, the adviser said. Wise words.", "Wise"),
 ])
 def test_words_that_only_look_like_names_do_not_count(sentence, absent, cfg):
     assert absent not in names(sentence, cfg, "en" if sentence.isascii() else "pl")

@@ -23,6 +23,10 @@ ON_TOPIC = [
            "rachunków i historii transakcji."),
     ("en", "The CFPB ordered Google, Apple, Amazon and Facebook to turn over information about their payment "
            "systems and how they use consumers' payment data."),
+    ("en", "Google struck a secret deal with Mastercard to track whether online ads lead to sales in physical stores."),
+    ("pl", "Facebook zaproponował bankom wymianę danych: serwis chce wiedzieć, ile pieniędzy mają na kontach jego "
+           "użytkownicy."),
+    ("pl", "Apple wprowadza kartę kredytową we współpracy z Goldmanem Sachsem; bank nie będzie sprzedawał danych klientów."),
 ]
 
 OFF_TOPIC = [
@@ -35,6 +39,10 @@ OFF_TOPIC = [
            "and Mastercard, and critics fear the digital currency could undermine central banks. Regulators want the "
            "cryptocurrency project halted."),
     ("en", "Apple launched a new iPhone with a faster chip and a better camera."),
+    ("en", "Apple shares rose 3% after the iPhone maker reported strong quarterly sales; analysts at Goldman Sachs raised "
+           "their target."),
+    ("pl", "UODO nałożył na bank karę za wyciek danych osobowych klientów."),
+    ("en", "Google's new app lets users send money from Gmail straight to a friend's bank account, with no fees."),
 ]
 
 

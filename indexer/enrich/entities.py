@@ -130,6 +130,9 @@ class EntityMatcher:
                 if ent.not_after and i > 0 and words[i - 1] in ent.not_after:
                     continue
                 candidates.append(Mention(form.entity, i, j, form.kind))
+        sentence_starts = {k for k in range(len(sentence_of)) if k == 0 or sentence_of[k] != sentence_of[k - 1]}
+        candidates = [m for m in candidates if m.kind != AMBIGUOUS or not self.entities[m.entity].ambiguous
+                      or not self._inside_longer_name(m, toks, text, sentence_starts)]
         mentions = _non_overlapping(candidates)
         mentions.extend(self._fuzzy(toks, words, mentions))
         return self._confirm_ambiguous(mentions, words, sentence_of)
@@ -142,13 +145,21 @@ class EntityMatcher:
         written = tuple(split_apostrophe(t.text)[0] for t in toks[i:j])
         if written != form.alias_tokens:
             return False
-        if form.kind == AMBIGUOUS and form.alias_tokens[0][:1].isupper():
-            # part of a longer capitalised name ("Fifth Third Bancorp", "Chevy Chase", "CMA CGM")
-            if i > 0 and toks[i - 1].text[:1].isupper() and not text[toks[i - 1].end:toks[i].start].strip():
-                return False
-            if j < len(toks) and toks[j].text[:1].isupper() and not text[toks[j - 1].end:toks[j].start].strip():
-                return False
         return True
+
+    @staticmethod
+    def _inside_longer_name(m: "Mention", toks: list[Token], text: str, sentence_starts: set[int]) -> bool:
+        """An ambiguous name glued to another capitalised word: "Fifth Third Bancorp", "Chevy Chase", "CMA CGM".
+
+        A capitalised dictionary word starting the sentence ("Spółka Meta", "Bank Visa") is not part of a name.
+        """
+        i, j = m.start_tok, m.end_tok
+        if i > 0 and toks[i - 1].text[:1].isupper() and not text[toks[i - 1].end:toks[i].start].strip():
+            if not (i - 1 in sentence_starts and _common_word(toks[i - 1].lower)):
+                return True
+        if j < len(toks) and toks[j].text[:1].isupper() and not text[toks[j - 1].end:toks[j].start].strip():
+            return True
+        return False
 
     def _fuzzy(self, toks: list[Token], words: list[str], mentions: list[Mention]) -> list[Mention]:
         if not self.fuzzy_keys:
