@@ -56,7 +56,7 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="DealWatch", version="0.1.0",
+    app = FastAPI(title="DealWatch", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Search the DealWatch archive of news articles: full text, entities, sources, "
                               "exports. Query syntax: see /help or docs/search.md.")
     app.state.settings = settings
@@ -181,6 +181,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ctx["error"] = str(exc)
             status = 400
         return templates.TemplateResponse(request, "search.html", ctx, status_code=status)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request):
+        """The API reference rendered from the OpenAPI document (no external assets: works offline)."""
+        spec = app.openapi()
+        endpoints = []
+        for path, ops in spec["paths"].items():
+            for method, op in ops.items():
+                params = [{"name": p["name"], "where": p["in"], "required": p.get("required", False),
+                           "description": p.get("description", ""),
+                           "type": (p.get("schema") or {}).get("type", "")} for p in op.get("parameters", [])]
+                endpoints.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                                  "description": op.get("description", ""), "params": params,
+                                  "tag": (op.get("tags") or [""])[0]})
+        return templates.TemplateResponse(request, "api_docs.html", {"endpoints": endpoints, "spec": spec})
+
+    @app.get("/docs/swagger", include_in_schema=False)
+    def swagger_docs():
+        from fastapi.openapi.docs import get_swagger_ui_html
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="DealWatch API (Swagger UI)")
 
     @app.get("/help", response_class=HTMLResponse, include_in_schema=False)
     def help_page(request: Request):

@@ -117,7 +117,8 @@ def test_unknown_endpoints_and_openapi(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/search", "/api/articles/{doc_id}", "/api/entities", "/api/entities/{entity_id}",
             "/api/sources", "/export.csv", "/feed.atom"} <= set(spec["paths"])
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "<code>GET /api/search</code>" in docs.text and "cdn" not in docs.text
 
 
 def test_render_time_is_reported(client):
