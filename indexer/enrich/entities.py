@@ -24,7 +24,7 @@ from rapidfuzz.distance import Levenshtein
 
 from indexer.enrich.inflection import CONSONANT_ENDINGS, phrase_forms
 from indexer.enrich.text import Token, sentence_spans, split_apostrophe, tokens
-from indexer.enrich.watchlist import Entity, Watchlist
+from indexer.enrich.watchlist import Entity, Watchlist, load_watchlist  # noqa: F401 - re-exported for the UI
 
 NORMAL, EXACT, AMBIGUOUS = "normal", "exact", "ambiguous"
 FUZZY_MIN_LEN = 8   # shorter names have too many one-letter neighbours (Goldman/Goodman, Nadella/Nardella)
@@ -76,7 +76,7 @@ class EntityMatcher:
         table: dict[str, list[AliasForm]] = {}
         fuzzy_choices: dict[str, int] = {}
         for ei, ent in enumerate(self.entities):
-            for lang, aliases in ent.aliases.items():
+            for lang, aliases in ent.aliases_by_lang.items():
                 for alias in aliases:
                     toks = tuple(t.text for t in tokens(alias))
                     if not toks:

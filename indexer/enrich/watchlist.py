@@ -40,7 +40,7 @@ class Entity:
     id: str
     name: str
     type: str
-    aliases: dict[str, tuple[str, ...]]          # lang ("any", "en", "pl", ...) -> aliases
+    aliases_by_lang: dict[str, tuple[str, ...]]  # lang ("any", "en", "pl", ...) -> aliases
     abbreviations: tuple[str, ...] = ()
     ambiguous: tuple[str, ...] = ()
     context: tuple[str, ...] = ()
@@ -48,6 +48,15 @@ class Entity:
     not_after: frozenset[str] = frozenset()
     fuzzy: bool = True
     description: str = ""
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Every way the entity is written (all languages, abbreviations, ambiguous forms), for display and search."""
+        seen: dict[str, None] = {}
+        for names in (*self.aliases_by_lang.values(), self.abbreviations, self.ambiguous):
+            for n in names:
+                seen.setdefault(n, None)
+        return tuple(seen)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +67,9 @@ class Watchlist:
 
     def __len__(self) -> int:
         return len(self.entities)
+
+    def __iter__(self):
+        return iter(self.entities)
 
 
 def _str_list(value, where: str) -> tuple[str, ...]:
@@ -102,7 +114,7 @@ def parse_watchlist(data: dict, path: str = "") -> Watchlist:
             # the canonical name is not matched by itself ("Wise", "X (Twitter)" would be wrong): list it
             raise WatchlistError(f"{where}: no aliases, abbreviations or ambiguous names to match")
         entities.append(Entity(
-            id=str(raw["id"]), name=str(raw["name"]), type=str(raw["type"]), aliases=aliases,
+            id=str(raw["id"]), name=str(raw["name"]), type=str(raw["type"]), aliases_by_lang=aliases,
             abbreviations=_str_list(raw.get("abbreviations"), where) + _str_list(raw.get("tickers_unambiguous"), where),
             ambiguous=_str_list(raw.get("ambiguous"), where) + _str_list(raw.get("tickers"), where),
             context=tuple(c.lower() for c in _str_list(raw.get("context"), where)),
