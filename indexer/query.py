@@ -410,6 +410,14 @@ def _lemmas(text: str) -> list[str]:
     return [t for t in lemma_tokens(text) if t]
 
 
+def warm_up() -> None:
+    """Load the lemmatiser's dictionaries now (long-running processes call this at start)."""
+    try:
+        _lemmas("warm up banków danych")
+    except Exception as exc:  # noqa: BLE001 - a failed warm-up only means a slower first query
+        log.warning("lemma warm-up failed: %s", exc)
+
+
 def _text_clause(term: Term, exact_fields: list[str], lemma_fields: list[str]) -> dict:
     should: list[dict] = []
     if term.prefix:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
+import threading
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,14 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="DealWatch", version="0.1.0", docs_url=None, redoc_url=None,
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        # the lemma dictionaries take seconds to load: load them before the first search needs them
+        threading.Thread(target=query.warm_up, name="warm-up", daemon=True).start()
+        yield
+
+    app = FastAPI(title="DealWatch", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Search the DealWatch archive of news articles: full text, entities, sources, "
                               "exports. Query syntax: see /help or docs/search.md.")
     app.state.settings = settings
@@ -66,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     env.filters["date"] = render.fmt_date
     env.filters["datetime"] = lambda v: render.fmt_date(v, with_time=True)
     env.filters["hl"] = render.highlight_html
+    env.filters["safe_url"] = render.safe_url
     env.globals["render_ms"] = lambda request: f"{(time.perf_counter() - request.state.started) * 1000:.0f}"
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

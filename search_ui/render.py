@@ -18,6 +18,12 @@ from indexer.query import Bucket, highlight_to_html
 __all__ = ["highlight_html", "chart_svg", "text_with_evidence", "version_diffs", "fmt_date", "bucket_label"]
 
 
+def safe_url(url: str | None) -> str:
+    """A crawled URL as a link target only when it is http(s); anything else (javascript:, data:) is inert."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("http://", "https://")) else "#"
+
+
 def highlight_html(text: str) -> Markup:
     return Markup(highlight_to_html(text))
 
