@@ -78,6 +78,9 @@ def phrase_forms(tokens: list[str]) -> set[tuple[str, ...]]:
         return out
     for f in word_forms(toks[-1]):
         out.add(tuple(toks[:-1]) + (f,))
+    # a Polish head noun before a foreign name: "Banku of America", "Bankiem of America"
+    for f in word_forms(toks[0]):
+        out.add((f,) + tuple(toks[1:]))
     if len(toks) > 1 and all(len(t) >= 3 and t[-1].isalpha() and t[-1] not in VOWELS for t in toks):
         for e in CONSONANT_ENDINGS:
             out.add(tuple(t + e for t in toks))
