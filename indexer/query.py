@@ -1041,6 +1041,8 @@ def sources_overview(es: Elasticsearch, settings: Settings, runs_per_source: int
             "last_error": getattr(summ, "last_error", "") if summ else "",
             "next_run_at": getattr(summ, "next_run_at", None) if summ else None,
         })
+    # sources with articles or runs first, then the configured ones that never ran
+    out.sort(key=lambda s: (not (s["articles"] or s["runs"]), s["source"]))
     return out
 
 
