@@ -94,7 +94,7 @@ def score(name: str, pairs: list[tuple[str, str]], seconds: float = 0.0) -> Scor
 def _pipeline(mode: str) -> Callable[[bytes, str], tuple[str, str | None]]:
     def run(html: bytes, url: str) -> tuple[str, str | None]:
         from crawler.extract import Dropped, extract_article
-        art = extract_article(html, url or "http://bench.invalid/page", "bench", "", mode=mode, min_text_chars=0)
+        art = extract_article(html, url or "http://bench.invalid/page", "bench", "", mode=mode, min_text_chars=1)
         if isinstance(art, Dropped):
             return "", None
         return art.text, art.published_at.date().isoformat() if art.published_at else None

@@ -151,16 +151,25 @@ def ensure_archive(es: Elasticsearch, settings: Settings, gen: ArchiveGenerator,
     index = store.ensure_index(es, s)
     loaded = 0
     start = time.perf_counter()
-    if have < docs:
+    # Document n is always the same document, so a load resumes at the count. Writes lost
+    # in the middle (a node restart) leave holes; they are filled with documents numbered
+    # after the last one generated, so the archive ends with exactly ``docs`` documents.
+    next_n = have
+    for _ in range(5):
+        if have >= docs:
+            break
         log.info("loading archive %s: %d -> %d documents", label, have, docs)
         set_refresh(es, index, "-1")
         try:
-            loaded, failed = bulk_load(es, index, gen.documents(docs - have, first=have), chunk_size, threads,
-                                       progress=lambda n: log.info("archive %s: +%d", label, n))
+            ok, failed = bulk_load(es, index, gen.documents(docs - have, first=next_n), chunk_size, threads,
+                                   progress=lambda n: log.info("archive %s: +%d", label, n))
+            loaded += ok
+            next_n += docs - have
             if failed:
-                log.error("archive %s: %d documents failed", label, failed)
+                log.error("archive %s: %d documents failed; they are replaced in the next pass", label, failed)
         finally:
             set_refresh(es, index, "1s")
             es.indices.refresh(index=index)
+        have = archive_count(es, s)
     seconds = time.perf_counter() - start
     return ArchiveLoad(label, archive_count(es, s), loaded, seconds, store_bytes(es, s))

@@ -89,3 +89,47 @@ class PeakRSS:
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class TreeCPU:
+    """Samples the CPU time of a process and each of its descendants while they live.
+
+    ``split()`` -> {"main": seconds, "children": seconds}: the last value seen for each
+    process, so workers that exit before the end still count (up to the last sample)."""
+
+    def __init__(self, pid: int, interval: float = 0.25):
+        self.pid = pid
+        self.interval = interval
+        self.last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                self.last[p.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "TreeCPU":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def split(self) -> dict[str, float]:
+        main = self.last.get(self.pid, 0.0)
+        return {"main": main, "children": sum(v for k, v in self.last.items() if k != self.pid)}

@@ -32,7 +32,7 @@ import psutil
 
 from bench import newsplease_env
 from bench.corpus import NewsPage
-from bench.measure import Stopwatch, Usage
+from bench.measure import Stopwatch, TreeCPU, Usage
 from bench.site import LocalSite, SiteLayout
 from dealwatch.settings import REPO_ROOT, Settings
 from indexer.client import make_client
@@ -145,15 +145,24 @@ def pipeline(layout: SiteLayout, settings: Settings, workdir: Path, timeout: flo
            "--stats-file", str(stats_file)]
     log.info("pipeline: %s", " ".join(cmd))
     es_before = es_cpu_seconds(settings)
-    with Stopwatch() as sw:
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, timeout=timeout, capture_output=True, text=True)
+    log_file = workdir / "crawl.log"
+    with Stopwatch() as sw, open(log_file, "w", encoding="utf-8") as log_fh:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_fh, stderr=subprocess.STDOUT, text=True)
+        with TreeCPU(proc.pid) as tree:
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise
     es_cpu = es_cpu_seconds(settings) - es_before
     if proc.returncode != 0:
-        log.error("crawl exited with %d: %s", proc.returncode, proc.stderr[-2000:])
+        log.error("crawl exited with %d; see %s", proc.returncode, log_file)
     stored = store.count(es, s) if es.indices.exists_alias(name=s.articles_alias) else 0
     stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
     result = RunResult("DealWatch crawl", len(layout.article_urls), stored, sw.usage, es_cpu,
-                       {"returncode": proc.returncode, "stats": _stats_summary(stats), "command": " ".join(cmd)})
+                       {"returncode": proc.returncode, "stats": _stats_summary(stats), "command": " ".join(cmd),
+                        "cpu_split": tree.split()})
     store.drop_all(es, s)
     return result
 
@@ -194,24 +203,70 @@ def newsplease(layout: SiteLayout, workdir: Path, workers: int = 2, timeout: flo
 # ----------------------------------------------------------------------------- the section
 def run(pages: tuple[NewsPage, ...], layout: SiteLayout, settings: Settings, workdir: Path,
         with_newsplease: bool = True) -> list[RunResult]:
+    """Ceiling, crawl, extract+enrich, news-please, ceiling again: the two ceiling runs bracket
+    the others, so a change of the machine's load during the session shows (and averages)."""
     results: list[RunResult] = []
+
+    def step(result: RunResult) -> None:
+        results.append(result)
+        log.info("%s: %.1f pages/s (%.0f CPU ms/page)", result.name, result.rate,
+                 1000 * result.usage.cpu / max(1, result.pages))
+
     with LocalSite(layout):
-        for kind in CEILINGS:
-            try:
-                results.append(ceiling(pages, layout, settings, kind))
-            except ImportError as exc:
-                log.warning("ceiling %s skipped: %s", kind, exc)
-            log.info("%s: %.1f pages/s", results[-1].name if results else kind, results[-1].rate if results else 0)
+        step(ceiling(pages, layout, settings, "extract_article"))
         if _crawler_available():
-            results.append(pipeline(layout, settings, workdir))
-            log.info("pipeline: %.1f pages/s", results[-1].rate)
+            step(pipeline(layout, settings, workdir))
         else:
             log.warning("crawler.run not found: the end-to-end crawl is not measured")
+        step(ceiling(pages, layout, settings, "extract + enrich"))
         if with_newsplease:
-            results.append(newsplease(layout, workdir))
-            log.info("news-please: %.1f pages/s", results[-1].rate)
+            step(newsplease(layout, workdir))
+        again = ceiling(pages, layout, settings, "extract_article")
+        again.name += " (again)"
+        step(again)
     return results
 
 
 def _crawler_available() -> bool:
     return (REPO_ROOT / "crawler" / "run.py").exists()
+
+
+# ----------------------------------------------------------------------------- profile
+def profile_cpu_stage(pages: tuple[NewsPage, ...], layout: SiteLayout, settings: Settings, n: int = 150,
+                      top: int = 18) -> str:
+    """cProfile of the worker's CPU stage (``process_page``) over ``n`` pages, in-process.
+
+    Returns the top functions by cumulative time: where a page's CPU goes (HTML parsing,
+    trafilatura's extraction and its date search, language detection, enrichment)."""
+    import cProfile
+    import io
+    import pstats
+
+    from crawler.worker import PageTask, process_page
+    step = max(1, len(pages) // n)
+    sample = list(range(0, len(pages), step))[:n]
+    start = time.perf_counter()
+    for i in sample:  # cold pass: imports, seeds, per-language dictionaries loaded on first use
+        process_page(PageTask(layout.article_urls[i], pages[i].html, "bench"), settings)
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    prof = cProfile.Profile()
+    prof.enable()
+    for i in sample:
+        process_page(PageTask(layout.article_urls[i], pages[i].html, "bench"), settings)
+    prof.disable()
+    warm = time.perf_counter() - start
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    start = next((k for k, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+    header = next((line for line in lines if "function calls" in line), "").strip()
+    body = [_short_path(line) for line in lines[start:]]
+    return (f"{len(sample)} pages, one process: first pass {cold:.1f} s (one-off loads included), second pass "
+            f"{warm:.1f} s under the profiler (profiled below); {header}\n" + "\n".join(body))
+
+
+def _short_path(line: str) -> str:
+    import re
+    return re.sub(r"\S*/site-packages/", "", line.replace(str(REPO_ROOT) + "/", ""))
