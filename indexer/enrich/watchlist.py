@@ -101,7 +101,7 @@ def parse_watchlist(data: dict, path: str = "") -> Watchlist:
         if raw["type"] not in ENTITY_TYPES:
             raise WatchlistError(f"{where}: type must be one of {', '.join(ENTITY_TYPES)}")
         aliases_raw = raw.get("aliases") or []
-        if isinstance(aliases_raw, list):
+        if isinstance(aliases_raw, (list, str)):
             aliases = {"any": _str_list(aliases_raw, where)}
         elif isinstance(aliases_raw, dict):
             aliases = {str(lang): _str_list(v, f"{where} aliases.{lang}") for lang, v in aliases_raw.items()}
