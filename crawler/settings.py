@@ -30,7 +30,7 @@ def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, 
         "CONCURRENT_REQUESTS": max(16, dw.concurrent_requests_per_domain * 4),
         "CONCURRENT_REQUESTS_PER_DOMAIN": dw.concurrent_requests_per_domain,
         "DOWNLOAD_DELAY": dw.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,       # ±50 % around the delay
         "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": dw.autothrottle_start_delay,
         "AUTOTHROTTLE_MAX_DELAY": dw.autothrottle_max_delay,
@@ -46,7 +46,7 @@ def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, 
         # connections are not retried: a dead host stays dead for the next seconds)
         "RETRY_ENABLED": dw.retry_times > 0,
         "RETRY_TIMES": dw.retry_times,
-        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524],
         "RETRY_EXCEPTIONS": [
             "scrapy.exceptions.DownloadTimeoutError",
             "scrapy.exceptions.DownloadFailedError",
