@@ -111,6 +111,7 @@ def test_possessives_are_found(sentence, expected, cfg):
     ("John Goodman plays a ruthless scientist.", "Goldman Sachs"),
     ("Biegacz dotarł do mety jako pierwszy.", "Meta Platforms"),
     ("The 50-day MA crossed the 200-day MA.", "Mastercard"),
+    ("The Fed Cup final was played in Perth.", "Federal Reserve"),
     ("Be wise with your money, the adviser said. Wise words.", "Wise"),
 ])
 def test_words_that_only_look_like_names_do_not_count(sentence, absent, cfg):
@@ -122,6 +123,8 @@ def test_ambiguous_names_count_in_their_context(cfg):
     assert "JPMorgan Chase" in names("Customers of Chase can now link their credit cards to the app.", cfg, "en")
     assert "Meta Platforms" in names("Meta, the owner of Instagram and WhatsApp, declined to comment.", cfg, "en")
     assert "X (Twitter)" in names("Elon Musk said X would launch payments this year.", cfg, "en")
+    # a product named after its owner counts for both
+    assert {"Meta Platforms", "Messenger"} <= names("Users of Facebook Messenger can send money.", cfg, "en")
 
 
 def test_counts_title_and_lead(cfg):

@@ -131,8 +131,9 @@ class EntityMatcher:
                     continue
                 candidates.append(Mention(form.entity, i, j, form.kind))
         sentence_starts = {k for k in range(len(sentence_of)) if k == 0 or sentence_of[k] != sentence_of[k - 1]}
-        candidates = [m for m in candidates if m.kind != AMBIGUOUS or not self.entities[m.entity].ambiguous
-                      or not self._inside_longer_name(m, toks, text, sentence_starts)]
+        named = {k for m in candidates if m.kind != AMBIGUOUS for k in range(m.start_tok, m.end_tok)}
+        candidates = [m for m in candidates if m.kind != AMBIGUOUS
+                      or not self._inside_longer_name(m, toks, text, sentence_starts, named)]
         mentions = _non_overlapping(candidates)
         mentions.extend(self._fuzzy(toks, words, mentions))
         return self._confirm_ambiguous(mentions, words, sentence_of)
@@ -148,16 +149,20 @@ class EntityMatcher:
         return True
 
     @staticmethod
-    def _inside_longer_name(m: "Mention", toks: list[Token], text: str, sentence_starts: set[int]) -> bool:
+    def _inside_longer_name(m: "Mention", toks: list[Token], text: str, sentence_starts: set[int],
+                            named: set[int]) -> bool:
         """An ambiguous name glued to another capitalised word: "Fifth Third Bancorp", "Chevy Chase", "CMA CGM".
 
-        A capitalised dictionary word starting the sentence ("Spółka Meta", "Bank Visa") is not part of a name.
+        A capitalised dictionary word starting the sentence ("Spółka Meta") or another watchlist name
+        ("Facebook Messenger") does not make it part of a longer name.
         """
         i, j = m.start_tok, m.end_tok
-        if i > 0 and toks[i - 1].text[:1].isupper() and not text[toks[i - 1].end:toks[i].start].strip():
+        if (i > 0 and i - 1 not in named and toks[i - 1].text[:1].isupper()
+                and not text[toks[i - 1].end:toks[i].start].strip()):
             if not (i - 1 in sentence_starts and _common_word(toks[i - 1].lower)):
                 return True
-        if j < len(toks) and toks[j].text[:1].isupper() and not text[toks[j - 1].end:toks[j].start].strip():
+        if (j < len(toks) and j not in named and toks[j].text[:1].isupper()
+                and not text[toks[j - 1].end:toks[j].start].strip()):
             return True
         return False
 
