@@ -46,6 +46,20 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _archive_errors():
+    """The expected failures of talking to the archive, as (exception types, message maker)."""
+    from elastic_transport import ConnectionError as ESConnectionError
+    from elasticsearch import NotFoundError
+
+    def message(exc: Exception) -> str:
+        settings = get_settings()
+        if isinstance(exc, NotFoundError):
+            return (f"no articles index '{settings.articles_alias}' yet: crawl something first "
+                    "(`dealwatch demo` or `dealwatch crawl`)")
+        return f"Elasticsearch is not reachable at {settings.effective_es_url}: start it with `dealwatch es start`"
+    return (ESConnectionError, NotFoundError), message
+
+
 def _terminal_highlight(text: str) -> str:
     return text.replace(q.HL_PRE, "\x1b[1;33m").replace(q.HL_POST, "\x1b[0m") if sys.stdout.isatty() \
         else text.replace(q.HL_PRE, "[").replace(q.HL_POST, "]")
@@ -71,12 +85,16 @@ def search_command(query, entities, entity_types, sources, langs, date_from, dat
     from indexer.client import make_client
 
     settings = get_settings()
+    archive_errors, archive_message = _archive_errors()
     try:
         req = _request(query, entities, entity_types, sources, langs, date_from, date_to, all_articles,
                        sort or "", max(1, min(limit, settings.ui_max_page_size)))
         result = q.search(make_client(settings), settings, req, facets=as_json)
     except q.QueryError as exc:
         _fail(str(exc))
+        return
+    except archive_errors as exc:
+        _fail(archive_message(exc))
         return
     if as_json:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
@@ -115,6 +133,7 @@ def export_command(query, entities, entity_types, sources, langs, date_from, dat
     from indexer.client import make_client
 
     settings = get_settings()
+    archive_errors, archive_message = _archive_errors()
     fmt = fmt or ("jsonl" if output and output.suffix in (".jsonl", ".ndjson") else "csv")
     try:
         req = _request(query, entities, entity_types, sources, langs, date_from, date_to, all_articles)
@@ -134,6 +153,11 @@ def export_command(query, entities, entity_types, sources, langs, date_from, dat
                 out.close()
     except q.QueryError as exc:
         _fail(str(exc))
+        return
+    except archive_errors as exc:
+        if output and output.exists():
+            output.unlink()  # no half-written file that looks like a result
+        _fail(archive_message(exc))
         return
     if output:
         if fmt == "csv":
