@@ -137,3 +137,15 @@ def test_cli_search_prints_hits_and_total(archive):
     assert "[Citigroup]" in res.output             # the snippet marks the word
     bad = CliRunner().invoke(cli, ["search", "a AND"])
     assert bad.exit_code == 2 and "needs a word after it" in bad.output
+
+
+def test_cli_export_without_an_index_says_so_and_leaves_no_file(settings, tmp_path):
+    from dealwatch.settings import set_settings
+    out = tmp_path / "none.csv"
+    set_settings(settings.replace(index_prefix=settings.index_prefix + "missing-"))
+    try:
+        res = CliRunner().invoke(cli, ["export", "bank", "-o", str(out)])
+    finally:
+        set_settings(settings)
+    assert res.exit_code == 2 and "no articles index" in res.output
+    assert not out.exists()
