@@ -74,7 +74,7 @@ class ProgressBoard:
             click.echo(f"[{self.done}/{self.total}] {record.source}: {record.status} — {record.pages_fetched} pages, "
                        f"{record.articles.get('new', 0)} new, {record.articles.get('updated', 0)} updated, "
                        f"{record.errors_total} errors ({record.duration_s or 0:.0f}s)")
-            if self.tty:
+            if self.tty and self.latest:
                 self._draw()
 
     def _draw(self) -> None:
