@@ -655,6 +655,10 @@ def search_body(req: SearchRequest, *, facets: bool = True, highlight: bool = Tr
     if facets:
         body["aggs"] = facet_aggs(req)
     if collapse:
+        # the number of distinct stories (clusters) among the matches: what the pages show
+        body.setdefault("aggs", {})["stories"] = {
+            "filter": build_query(replace(req, q="")),
+            "aggs": {"n": {"cardinality": {"field": "cluster_id", "precision_threshold": 40000}}}}
         body["collapse"] = {"field": "cluster_id",
                             "inner_hits": {"name": "similar", "size": 5, "_source": ["id", "title", "source", "url"],
                                            "sort": [{"published_at": {"order": "asc", "missing": "_last"}}]}}
@@ -711,10 +715,12 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
     took_ms: int
     collapsed: bool
+    stories: int | None = None      # distinct near-duplicate clusters when collapsed
 
     @property
     def pages(self) -> int:
-        window = min(self.total, MAX_RESULT_WINDOW)
+        shown = self.stories if self.collapsed and self.stories is not None else self.total
+        window = min(shown, MAX_RESULT_WINDOW)
         return max(1, -(-window // self.request.size))
 
     @property
@@ -724,7 +730,8 @@ class SearchResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "total": self.total, "page": self.request.page, "size": self.request.size, "pages": self.pages,
-            "sort": self.request.effective_sort, "collapsed": self.collapsed, "took_ms": self.took_ms,
+            "sort": self.request.effective_sort, "collapsed": self.collapsed, "stories": self.stories,
+            "took_ms": self.took_ms,
             "hits": [h.as_dict() for h in self.hits],
             "facets": {k: [{"value": v.value, "label": v.label, "count": v.count, "selected": v.selected}
                            for v in vals] for k, vals in self.facets.items()},
@@ -793,11 +800,13 @@ def search(es: Elasticsearch, settings: Settings, req: SearchRequest, *, facets:
     hits = [_hit_from(h) for h in resp["hits"]["hits"]]
     aggs = resp.get("aggregations", {})
     names: dict[str, str] = {}
-    if aggs:
+    stories = aggs.get("stories", {}).get("n", {}).get("value") if collapse else None
+    if aggs and "facet_entity" in aggs:
         ids = [b["key"] for b in aggs["facet_entity"]["values"]["buckets"]] + list(req.entities)
         names = {k: v[0] for k, v in entity_labels(es, settings, ids).items()}
     return SearchResult(request=req, total=resp["hits"]["total"]["value"], hits=hits,
-                        facets=_facets_from(aggs, req, names), took_ms=resp.get("took", 0), collapsed=collapse)
+                        facets=_facets_from(aggs, req, names) if facets else {}, took_ms=resp.get("took", 0),
+                        collapsed=collapse, stories=stories)
 
 
 def _facets_from(aggs: dict, req: SearchRequest, names: dict[str, str]) -> dict[str, list[FacetValue]]:

@@ -92,6 +92,7 @@ def test_near_duplicates_collapse_with_a_count(es, settings, archive):
     r = query.search(es, settings, SearchRequest(q="jpmorgan"))
     assert r.collapsed and r.total == 2 and len(r.hits) == 1
     assert r.hits[0].similar_count == 1
+    assert r.stories == 1 and r.pages == 1
 
 
 def test_snippets_mark_the_words_and_escape_nothing_themselves(es, settings, archive):

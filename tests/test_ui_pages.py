@@ -37,7 +37,7 @@ def test_search_page_shows_hits_facets_chart_and_exports(client, archive):
     assert 'data-facet="entity"' in page and "JPMorgan Chase" in page
     assert "<svg" in page and "matching of" in page
     assert 'href="/export.csv?q=facebook"' in page and 'href="/feed.atom?q=facebook"' in page
-    assert "1 similar article" in page
+    assert "1 similar article" in page and "in 3 stories" in page
     assert "Rendered in" in page and r.headers["X-Render-Time"]
 
 
