@@ -176,3 +176,59 @@ def test_entity_type_ahead_and_pages(page, base_url):
     page.goto(base_url + "/sources")
     assert "news-en" in page.inner_text("table.sources")
     shot(page, "sources")
+
+
+def test_crawled_hostile_demo_page_and_its_raw_copy_are_inert(page, base_url, es, settings):
+    """The demo's hostile article, fetched over HTTP and extracted like the crawler does, then shown."""
+    import urllib.request
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from crawler.demo_server import DemoSites
+    from crawler.extract import extract_article
+    from indexer import ingest
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = DemoSites(port=port).start()
+    try:
+        hostile = next(a for site in demo.sites for a in site.articles if a.hostile)
+        with urllib.request.urlopen(hostile.url, timeout=10) as resp:
+            raw_html = resp.read()
+            content_type = resp.headers.get("Content-Type", "text/html")
+    finally:
+        demo.stop()
+    article = extract_article(raw_html, hostile.url, "night-wire", "en")
+    assert hasattr(article, "text") and "<script>" in article.text  # the attack is in the text itself
+    raw_path = settings.data_dir / "raw" / "browser-test.warc.gz"
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(raw_path, "ab") as fh:
+        offset = fh.tell()
+        writer = WARCWriter(fh, gzip=True)
+        writer.write_record(writer.create_warc_record(
+            hostile.url, "response", payload=io.BytesIO(raw_html),
+            http_headers=StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")))
+    article.raw_warc, article.raw_offset = "raw/browser-test.warc.gz", offset
+    doc = ingest.prepare(article, settings)
+    store.write_documents(es, settings, [doc], refresh="wait_for")
+    try:
+        page.goto(base_url + f"/articles/{doc['id']}")
+        page.wait_for_selector("#article-text")
+        page.hover("#article-text")
+        assert "<script>alert('x')</script>" in page.inner_text("#article-text")
+        assert page.locator("#article-text *:not(p):not(mark)").count() == 0
+        shot(page, "crawled-hostile-article")
+        page.goto(base_url + f"/?q=smuggle+scripts&relevant=0")
+        assert page.locator(".hit").count() >= 1
+        assert page.locator(".hit img, .hit iframe, .hit script, .hit svg").count() == 0
+        # the raw page as crawled: its real scripts are blocked by the sandbox
+        page.goto(base_url + f"/articles/{doc['id']}/raw")
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)
+        assert page.dialogs == []
+        assert page.evaluate("typeof window.nightWire") == "undefined"  # the page's own script did not run
+        shot(page, "crawled-hostile-raw")
+    finally:
+        es.delete(index=settings.articles_alias, id=doc["id"], refresh="wait_for")
