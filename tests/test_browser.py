@@ -89,10 +89,18 @@ def test_search_filter_open_and_export(page, base_url, archive, tmp_path):
     assert page.inner_text("#total") == "4"  # relevant only, by default
     assert page.locator(".hit").count() == 3  # two copies of one story shown as one hit
     shot(page, "search")
+    # a facet link adds a filter too (and a second click removes it)
+    page.click('[data-facet="entity"] a[data-value="citi"]')
+    page.wait_for_url("**entity=citi**")
+    page.click('[data-facet="entity"] a[data-value="citi"]')
+    page.wait_for_function("!location.search.includes('entity=citi')")
 
     # an entity filter from the facets, then a date range through the form
-    page.click('[data-facet="entity"] a[data-value="jpm"]')
+    page.fill("#entity-filter", "jpm")  # the type-ahead adds the entity to the current search
+    page.wait_for_selector("#typeahead-results a")
+    page.click("#typeahead-results a")
     page.wait_for_url("**entity=jpm**")
+    assert page.locator('[data-facet="entity"] a.selected[data-value="jpm"]').count() == 1
     assert page.inner_text("#total") == "2"
     page.fill("#date-from", "2024-05-01")
     page.fill("#date-to", "2024-05-01")

@@ -10,7 +10,15 @@
     entities.forEach(function (e) {
       var li = document.createElement("li");
       var a = document.createElement("a");
-      a.href = "/entities/" + encodeURIComponent(e.id);
+      if (input.dataset.typeaheadMode === "filter") {
+        // add the entity to the current search's filters (all state lives in the URL)
+        var params = new URLSearchParams(window.location.search);
+        params.append("entity", e.id);
+        params.delete("page");
+        a.href = "/?" + params.toString();
+      } else {
+        a.href = "/entities/" + encodeURIComponent(e.id);
+      }
       a.textContent = e.name + " (" + e.articles + ")";   // textContent: names are never parsed as HTML
       li.appendChild(a);
       list.appendChild(li);
