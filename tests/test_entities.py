@@ -103,6 +103,7 @@ def test_possessives_are_found(sentence, expected, cfg):
     ("Big U.S. banks reported higher profits this quarter.", "U.S. Bancorp"),
     ("He plugged a USB stick into the laptop.", "U.S. Bancorp"),
     ("The amazon parrot is native to South America.", "Amazon"),
+    ("Brazil is home to 60% of the Amazon, the largest tropical forest.", "Amazon"),
     ("Goldman Sachs hired Emma Goldman's biographer.", "Mark Zuckerberg"),
     ("The trump card decided the game.", "Donald Trump"),
     ("Donald Trump Jr. spoke at the rally.", "Mark Zuckerberg"),
@@ -123,6 +124,7 @@ def test_ambiguous_names_count_in_their_context(cfg):
     assert "JPMorgan Chase" in names("Customers of Chase can now link their credit cards to the app.", cfg, "en")
     assert "Meta Platforms" in names("Meta, the owner of Instagram and WhatsApp, declined to comment.", cfg, "en")
     assert "X (Twitter)" in names("Elon Musk said X would launch payments this year.", cfg, "en")
+    assert "Amazon" in names("Joining the Amazon family will help the online retailer grow.", cfg, "en")
     # a product named after its owner counts for both
     assert {"Meta Platforms", "Messenger"} <= names("Users of Facebook Messenger can send money.", cfg, "en")
 

@@ -129,7 +129,10 @@ class EntityMatcher:
                     continue
                 if ent.not_after and i > 0 and words[i - 1] in ent.not_after:
                     continue
-                candidates.append(Mention(form.entity, i, j, form.kind))
+                kind = form.kind
+                if kind == NORMAL and ent.ambiguous_after and i > 0 and words[i - 1] in ent.ambiguous_after:
+                    kind = AMBIGUOUS
+                candidates.append(Mention(form.entity, i, j, kind))
         sentence_starts = {k for k in range(len(sentence_of)) if k == 0 or sentence_of[k] != sentence_of[k - 1]}
         named = {k for m in candidates if m.kind != AMBIGUOUS for k in range(m.start_tok, m.end_tok)}
         candidates = [m for m in candidates if m.kind != AMBIGUOUS

@@ -12,6 +12,10 @@ VOWELS = set("aeiouyąęó")
 
 # endings added to a name ending in a consonant (Facebook, Citigroup, Zuckerberg, Amazon)
 CONSONANT_ENDINGS = ("a", "u", "owi", "em", "iem", "ie", "y", "i", "om", "ami", "ach", "ów", "owie", "owa", "s", "es")
+# Hungarian and German case endings on a foreign name (Facebooknak, Facebookot, Googles): only
+# on the last word of a name, to keep the number of forms small
+OTHER_ENDINGS = ("nak", "nek", "ot", "et", "ra", "re", "ról", "ről", "tól", "től", "hoz", "hez", "ban", "ben", "ba",
+                 "be", "on", "nál", "nél", "kal", "kel", "tal", "tel", "val", "vel", "ja", "je")
 # endings replacing the final -a (Visa -> Visy, Visą; Europejska -> Europejskiej)
 A_ENDINGS = ("y", "i", "ie", "ą", "ę", "om", "ami", "ach", "s", "ej", "iej")
 # adjectival names: Polski -> Polskiego, Polskim; Narodowy -> Narodowego, Narodowym
@@ -25,10 +29,15 @@ E_ENDINGS_REPLACE = ("a", "u", "owi", "em", "ach")
 ALTERNATIONS = (("r", "rze"), ("st", "ście"), ("t", "cie"), ("d", "dzie"), ("ł", "le"), ("k", "ku"), ("g", "gu"))
 
 
-def word_forms(word: str) -> set[str]:
-    """Inflected forms of one lower-case word (the word itself included)."""
+def word_forms(word: str, other_languages: bool = False) -> set[str]:
+    """Inflected forms of one lower-case word (the word itself included).
+
+    ``other_languages`` adds Hungarian/German endings (used for the last word of a name).
+    """
     w = word.lower()
     forms = {w}
+    if other_languages and len(w) >= 4 and w[-1].isalpha():
+        forms.update(w + e for e in OTHER_ENDINGS)
     if len(w) < 3 or not w[-1].isalpha() or not any(c.isalpha() for c in w[:-1]):
         return forms
     last = w[-1]
@@ -75,8 +84,9 @@ def phrase_forms(tokens: list[str]) -> set[tuple[str, ...]]:
         # two words decline independently ("Banku Zaborskiego", "Komisji Europejskiej", "Goldmana Sachsa")
         first, second = word_forms(toks[0]), word_forms(toks[1])
         out.update((a, b) for a in first for b in second)
+        out.update((toks[0], b) for b in word_forms(toks[1], other_languages=True))
         return out
-    for f in word_forms(toks[-1]):
+    for f in word_forms(toks[-1], other_languages=True):
         out.add(tuple(toks[:-1]) + (f,))
     # a Polish head noun before a foreign name: "Banku of America", "Bankiem of America"
     for f in word_forms(toks[0]):

@@ -14,7 +14,9 @@ a type, and the ways it is written:
   ("Chase", "Meta", "X", tickers).
 - ``context``: words that confirm an ambiguous alias (``word*`` = any word starting so).
 - ``not_before`` / ``not_after``: words that veto a match when they follow / precede it
-  ("Apple pie", "ING-" prefixes are handled by whole-word matching).
+  ("Apple pie", "Big Apple").
+- ``ambiguous_after``: words that make any alias ambiguous when they precede it ("the Amazon"
+  is a river unless the article names the company otherwise or company words are near).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Entity:
     context: tuple[str, ...] = ()
     not_before: frozenset[str] = frozenset()
     not_after: frozenset[str] = frozenset()
+    ambiguous_after: frozenset[str] = frozenset()
     fuzzy: bool = True
     description: str = ""
 
@@ -120,6 +123,7 @@ def parse_watchlist(data: dict, path: str = "") -> Watchlist:
             context=tuple(c.lower() for c in _str_list(raw.get("context"), where)),
             not_before=frozenset(w.lower() for w in _str_list(raw.get("not_before"), where)),
             not_after=frozenset(w.lower() for w in _str_list(raw.get("not_after"), where)),
+            ambiguous_after=frozenset(w.lower() for w in _str_list(raw.get("ambiguous_after"), where)),
             fuzzy=bool(raw.get("fuzzy", True)),
             description=str(raw.get("description") or ""),
         ))
