@@ -618,7 +618,7 @@ def _label_of(entity_id: str, bucket: dict) -> tuple[str, str]:
     """(name, type) of an entity from a bucket's ``doc`` top hit (details, or the parallel id/name lists)."""
     hits = bucket.get("doc", {}).get("hits", {}).get("hits", [])
     if hits:
-        for e in _entities_of(hits[0].get("_source", {})):
+        for e in entities_of(hits[0].get("_source", {})):
             if e["id"] == entity_id:
                 return e["name"] or entity_id, e.get("type") or ""
     return entity_id, ""
@@ -751,7 +751,7 @@ def highlight_to_html(text: str) -> str:
     return out + "</mark>" * max(0, opened)
 
 
-def _entities_of(src: dict) -> list[dict]:
+def entities_of(src: dict) -> list[dict]:
     details = src.get("entities")
     if isinstance(details, list) and details and isinstance(details[0], dict):
         return [{"id": d.get("id"), "name": d.get("name") or d.get("id"), "type": d.get("type")} for d in details]
@@ -774,7 +774,7 @@ def _hit_from(h: dict) -> Hit:
         id=src.get("id") or h["_id"], title=src.get("title") or "(untitled)", url=src.get("url") or "",
         source=src.get("source") or "", published_at=src.get("published_at"), lang=src.get("lang"),
         relevant=src.get("relevant"), relevance_score=src.get("relevance_score"),
-        entities=_entities_of(src), authors=src.get("authors") or [],
+        entities=entities_of(src), authors=src.get("authors") or [],
         title_hl=(hl.get("title") or [src.get("title") or "(untitled)"])[0], snippet_hl=snippet,
         cluster_id=src.get("cluster_id"), similar_count=max(0, total_inner - 1), similar=similar,
         score=h.get("_score"),

@@ -222,8 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if doc is None:
             raise AppError(404, f"No article with id {doc_id!r} in the archive.")
         ctx = {"doc": doc, "paragraphs": render.text_with_evidence(doc.get("text", ""), doc.get("relevance_evidence")),
-               "diffs": render.version_diffs(doc["versions"], doc), "entities": query._entities_of(doc),
-               "raw_available": raw.available(settings, doc), "evidence": render._evidence_list(
+               "diffs": render.version_diffs(doc["versions"], doc), "entities": query.entities_of(doc),
+               "raw_available": raw.available(settings, doc), "evidence": render.evidence_list(
                    doc.get("relevance_evidence"))}
         return templates.TemplateResponse(request, "article.html", ctx)
 

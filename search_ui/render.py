@@ -80,7 +80,7 @@ def chart_svg(buckets: list[Bucket], interval: str, width: int = 720, height: in
     return Markup("".join(parts))
 
 
-def _evidence_list(evidence: Any) -> list[str]:
+def evidence_list(evidence: Any) -> list[str]:
     if not evidence:
         return []
     if isinstance(evidence, str):
@@ -96,7 +96,7 @@ def _evidence_list(evidence: Any) -> list[str]:
 
 def text_with_evidence(text: str, evidence: Any) -> list[Markup]:
     """The article text as escaped paragraphs, the relevance evidence sentences marked."""
-    sentences = sorted({html.escape(s) for s in _evidence_list(evidence)}, key=len, reverse=True)
+    sentences = sorted({html.escape(s) for s in evidence_list(evidence)}, key=len, reverse=True)
     paragraphs = []
     for para in (text or "").split("\n"):
         para = para.strip()
