@@ -91,7 +91,7 @@ def evidence_list(evidence: Any) -> list[str]:
             out.append(e)
         elif isinstance(e, dict) and e.get("sentence") or isinstance(e, dict) and e.get("text"):
             out.append(e.get("sentence") or e.get("text"))
-    return [s.strip() for s in out if s and s.strip()]
+    return list(dict.fromkeys(s.strip() for s in out if s and s.strip()))  # once each, in order
 
 
 def text_with_evidence(text: str, evidence: Any) -> list[Markup]:
