@@ -136,3 +136,15 @@ def test_token_protects_everything_when_set(settings, archive):
         assert c.get("/?token=s3cret").status_code == 200
         assert c.get("/entities").status_code == 200  # the cookie remembers the token
         assert c.get("/static/style.css").status_code == 200
+
+
+@pytest.mark.parametrize("q", ['"', "(", ")", "-", "--bank", "a:", ":a", "title:", "AND", "a OR OR b", "*a", "NOT NOT a",
+                               '"a" "', "bank:", "title:(a b)", "a && b || c", "ąę śćź", "é*", "a" * 3000,
+                               "source:", "entity:*", '\\"', "a)(b", "<script>alert(1)</script>", "%00", "a\x00b"])
+def test_odd_queries_never_crash(client, q):
+    r = client.get("/api/search", params={"q": q, "relevant": "0"})
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"]["message"]
+    page = client.get("/", params={"q": q})
+    assert page.status_code in (200, 400) and "<script>alert(1)</script>" not in page.text
