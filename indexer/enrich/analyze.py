@@ -29,10 +29,15 @@ class AnalyzeResult:
 
 
 def analyze_record(record: dict[str, Any], settings, fallback_id: str) -> dict[str, Any]:
+    title = (record.get("title") or "").strip()
+    text = record.get("text") or ""
+    if title and text.lstrip().startswith(title):
+        # many exports repeat the headline as the text's first line: count it once, as the title
+        text = text.lstrip()[len(title):].lstrip()
     doc = {
         "id": str(record.get("id") or fallback_id),
-        "title": record.get("title") or "",
-        "text": record.get("text") or "",
+        "title": title,
+        "text": text,
         "lang": record.get("lang") or None,
         "url": record.get("url") or "",
     }
