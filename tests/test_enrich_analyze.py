@@ -45,3 +45,12 @@ def test_analyze_reads_stdin_and_skips_bad_lines_with_a_message():
     out = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [o["id"] for o in out] == ["r1"]
     assert "2 skipped" in result.stderr and "line 2: not JSON" in result.stderr
+
+
+def test_a_headline_repeated_as_the_first_line_counts_once():
+    record = {"id": "h", "lang": "en", "title": "Facebook asks banks for data",
+              "text": "Facebook asks banks for data\nThe social network approached Citigroup about card transactions."}
+    result = run(["analyze", "-"], stdin=json.dumps(record) + "\n")
+    out = json.loads(result.stdout.splitlines()[0])
+    counts = {e["name"]: e["count"] for e in out["entities"]}
+    assert counts == {"Meta Platforms": 1, "Citigroup": 1}
