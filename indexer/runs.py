@@ -198,7 +198,7 @@ def source_summaries(es: Elasticsearch, settings: Settings, max_sources: int = 1
                 "by_status": {"terms": {"field": "status", "size": 10}},
                 **{name: {"sum": {"field": path}} for name, path in _SUMS.items()},
                 "with_error": {
-                    "filter": {"exists": {"field": "last_error.raw"}},
+                    "filter": {"exists": {"field": "last_error"}},
                     "aggs": {"last": {"top_hits": {"size": 1, "sort": [{"started_at": "desc"}],
                                                    "_source": ["last_error", "started_at", "ended_at"]}}},
                 },
