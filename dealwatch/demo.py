@@ -60,6 +60,7 @@ def demo(no_ui: bool) -> None:
         return
     click.echo("4/4 Web UI: starting…")
     ui_url = f"http://{settings.ui_host}:{settings.ui_port}"
+    services.stop(settings, "ui")  # a UI left by an earlier run may be running older code
     services.start(settings, "ui", _dealwatch_argv("serve"), ready_url=f"{ui_url}/api/search?q=&size=1")
     click.echo("")
     click.echo(f"Archive: {total} articles in '{settings.articles_alias}' ({time.monotonic() - started:.0f}s)")
