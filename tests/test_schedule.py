@@ -61,10 +61,9 @@ def _same_time(a: datetime, b: datetime) -> bool:
 
 
 def _wait_idle(scheduler, timeout: float = 60.0) -> None:
-    """Wait until no crawl of the scheduler is running (its executor has no job instance)."""
-    executor = scheduler._lookup_executor("default")
+    """Wait until no scheduled crawl is running in this process."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(executor._instances.values()):
+    while time.monotonic() < deadline and schedule._jobs_running.count:
         time.sleep(0.2)
 
 
