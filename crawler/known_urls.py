@@ -84,8 +84,14 @@ class KnownUrls:
 
     @classmethod
     def from_settings(cls, settings) -> "KnownUrls":
-        return cls(Path(settings.state_dir) / "known_urls.sqlite", settings.revisit_days,
-                   settings.revisit_interval_hours)
+        """The store of one archive: one file per index prefix under ``state_dir``."""
+        name = f"known_urls-{settings.index_prefix.rstrip('-')}.sqlite" if settings.index_prefix else "known_urls.sqlite"
+        return cls(Path(settings.state_dir) / name, settings.revisit_days, settings.revisit_interval_hours)
+
+    def forget_source(self, source: str) -> int:
+        """Forget every page of a source (its documents are gone from the index)."""
+        with self._lock:
+            return self._db.execute("DELETE FROM pages WHERE source = ?", (source,)).rowcount
 
     def close(self) -> None:
         with self._lock:

@@ -55,6 +55,7 @@ def run_crawl(source_names, stats_file=None, run_id: str | None = None, sources_
     stats = StatsFile(stats_file, run_id, reports)
     stats.write()
     known = KnownUrls.from_settings(dw)
+    _forget_lost_sources(dw, known, [s.name for s in sources])
 
     process = CrawlerProcess(ScrapySettings(scrapy_settings(dw)), install_root_handler=True)
     for noisy in ("elastic_transport", "urllib3"):
@@ -88,6 +89,30 @@ def run_crawl(source_names, stats_file=None, run_id: str | None = None, sources_
     if print_report:
         print(format_report(reports, time.monotonic() - started), flush=True)
     return stats.as_dict(finished=True)
+
+
+def _forget_lost_sources(dw, known, names: list[str]) -> None:
+    """If the index lost a source's documents (deleted, reset) the store must not keep skipping
+    its pages: forget those sources so this run fetches them again."""
+    from elasticsearch import ApiError, TransportError
+
+    from indexer.client import make_client
+    es = make_client(dw)
+    for name in names:
+        if not known.count(source=name, status="indexed"):
+            continue
+        try:
+            if not es.indices.exists_alias(name=dw.articles_alias):
+                n = 0
+            else:
+                n = es.count(index=dw.articles_alias, query={"term": {"source": name}})["count"]
+        except (ApiError, TransportError) as exc:  # the index pipeline will report the outage itself
+            log.warning("cannot check the index for %s: %s", name, exc)
+            continue
+        if n == 0:
+            log.warning("%s: the index holds none of its %d archived pages; fetching them again",
+                        name, known.count(source=name, status="indexed"))
+            known.forget_source(name)
 
 
 def main(argv: list[str] | None = None) -> int:

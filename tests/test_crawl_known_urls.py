@@ -55,3 +55,18 @@ def test_dropped_pages_wait_for_a_newer_date_and_the_store_survives_reopening(tm
     k = store(tmp_path)
     assert k.decide("a.example/empty", now=NOW + timedelta(days=1)).why == "dropped"
     assert k.decide("a.example/empty", lastmod=NOW + timedelta(hours=1), now=NOW).why == "lastmod"
+
+
+def test_a_source_whose_documents_left_the_index_is_fetched_again(tmp_path, settings, es):
+    from crawler.run import _forget_lost_sources
+    from indexer import store as index_store
+
+    s = settings.replace(index_prefix=f"{settings.index_prefix}lost-", data_dir=tmp_path)
+    index_store.drop_all(es, s)
+    index_store.ensure_index(es, s)
+    k = KnownUrls.from_settings(s)
+    indexed(k, "a.example/1", NOW - timedelta(days=30), NOW - timedelta(days=1))
+    assert k.decide("a.example/1", now=NOW).fetch is False
+    _forget_lost_sources(s, k, ["s"])            # the index holds no document of source "s"
+    assert k.decide("a.example/1", now=NOW).why == "new"
+    index_store.drop_all(es, s)
