@@ -71,6 +71,7 @@ def test_abbreviations_and_short_forms_are_found(sentence, expected, cfg):
     ("Mark Zuckerburg testified before Congress.", "Mark Zuckerberg"),
     ("Users of Facebok complained about the change.", "Meta Platforms"),
     ("The Masterdard deal was never announced.", "Mastercard"),
+    ("Koncepcja Marka Zukcerberga jest krytykowana.", "Mark Zuckerberg"),
 ])
 def test_common_misspellings_are_found(sentence, expected, cfg):
     assert expected in names(sentence, cfg, "en")
@@ -148,3 +149,7 @@ def test_other_proper_names_are_collected_without_watchlist_names_or_sentence_st
     assert a.other_names[0] == "Jan Kowalski"          # mentioned twice
     assert not any("Sandberg" in n or "Morgan Stanley" in n for n in a.other_names)
     assert "Later Tom Smith" not in a.other_names
+    headline = analyze_text("Court Rejects Epic Games Challenge Against App Store Policies",
+                            "The judge, Yvonne Rogers, said CEO Tim Sweeney had no case.", "en", cfg)
+    assert "Yvonne Rogers" in headline.other_names and "Tim Sweeney" in headline.other_names
+    assert not any("Rejects" in n or "CEO" in n for n in headline.other_names)

@@ -31,12 +31,13 @@ DEFAULT_THRESHOLD = 0.5
 _SEED = 1
 
 
+MIN_WORDS = 2 * SHINGLE   # shorter texts ("Subscribe now") are not compared: too little to call a copy
+
+
 def _shingles(text: str) -> list[bytes]:
     words = [t.lower for t in tokens(text)]
-    if not words:
+    if len(words) < MIN_WORDS:
         return []
-    if len(words) < SHINGLE:
-        return [" ".join(words).encode("utf-8")]
     return [" ".join(words[i:i + SHINGLE]).encode("utf-8") for i in range(len(words) - SHINGLE + 1)]
 
 

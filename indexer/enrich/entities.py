@@ -20,7 +20,7 @@ from functools import lru_cache
 import ahocorasick
 import simplemma
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from indexer.enrich.inflection import CONSONANT_ENDINGS, phrase_forms
 from indexer.enrich.text import Token, sentence_spans, split_apostrophe, tokens
@@ -192,7 +192,8 @@ class EntityMatcher:
                                if word.endswith(e) and len(word) - len(e) >= FUZZY_MIN_LEN - 1]
         for cand in candidates:
             limit = 1 if len(cand) < 11 else 2
-            best = process.extractOne(cand, self.fuzzy_keys, scorer=Levenshtein.distance, score_cutoff=limit)
+            # optimal string alignment: a swapped pair of letters ("Zukcerberg") is one edit
+            best = process.extractOne(cand, self.fuzzy_keys, scorer=OSA.distance, score_cutoff=limit)
             # keys are >= FUZZY_MIN_LEN long; a dropped letter may make the word one shorter ("Facebok")
             if best is not None and best[1] > 0 and len(cand) >= FUZZY_MIN_LEN - 1 and cand[0] == best[0][0]:
                 return self.fuzzy_entity[best[0]]
@@ -275,6 +276,10 @@ march april may june july august september october november december
 w we na z ze do o od po przez dla i a ale to ten ta te jak że czy nie się jest są był była
 poniedziałek wtorek środa czwartek piątek sobota niedziela styczeń luty marzec kwiecień maj czerwiec lipiec
 sierpień wrzesień październik listopad grudzień reuters ap afp pap
+ceo cfo coo chair chairman chairwoman president vice judge general attorney senator sen rep gov secretary minister
+director spokesman spokeswoman analyst professor
+prezes prezesa prezesem zastępca zastępcy przewodniczący przewodniczącego przedstawiciel przedstawiciela minister
+ministra ministrem rzecznik rzecznika rzeczniczka dyrektor dyrektora sędzia senator senatora poseł posła
 """.split())
 
 
@@ -297,9 +302,10 @@ def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts
             counts[name] = counts.get(name, 0) + 1
             first_seen.setdefault(name, r[0])
 
+    headline_words = _headline_case_tokens(toks, sentence_starts)
     for i, tok in enumerate(toks):
         w = tok.text
-        capital = w[:1].isupper() and not w.isdigit()
+        capital = w[:1].isupper() and not w.isdigit() and i not in headline_words
         contiguous = bool(run) and text[toks[run[-1]].end:tok.start].strip() in ("", "-")
         if capital and i not in covered and (not run or contiguous) and (not run or i not in sentence_starts):
             run.append(i)
@@ -310,6 +316,17 @@ def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts
     flush()
     ranked = sorted(counts, key=lambda n: (-counts[n], first_seen[n]))
     return ranked[:limit]
+
+
+def _headline_case_tokens(toks: list[Token], sentence_starts: set[int]) -> set[int]:
+    """Tokens of sentences written in headline case ("Court Rejects Epic Games Challenge"): no names there."""
+    out: set[int] = set()
+    starts = sorted(sentence_starts) + [len(toks)]
+    for a, b in zip(starts, starts[1:]):
+        words = [t for t in toks[a:b] if t.text[:1].isalpha()]
+        if len(words) >= 4 and sum(1 for t in words if t.text[:1].isupper()) >= 0.6 * len(words):
+            out.update(range(a, b))
+    return out
 
 
 @lru_cache(maxsize=100_000)
