@@ -14,7 +14,6 @@ Modules: :mod:`.text` (tokens, sentences), :mod:`.lemmas`, :mod:`.language`,
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
