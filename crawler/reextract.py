@@ -13,11 +13,12 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from collections import deque
+from typing import Callable, Iterable, Iterator
 
 from crawler import worker
 from crawler.canonical import url_key
-from crawler.warc import iter_pages
+from crawler.warc import iter_pages, read_record
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +45,56 @@ def source_languages(settings) -> dict[str, str]:
     return langs
 
 
-def latest_pages(settings, source: str) -> Iterable:
-    """The latest stored response per page of one source (oldest file first, later wins)."""
-    latest: dict[str, object] = {}
+@dataclass(frozen=True)
+class _Pointer:
+    path: Path
+    offset: int
+    length: int
+
+
+def latest_records(settings, source: str) -> list[_Pointer]:
+    """Where the latest stored response of each page of one source is (oldest file first, later
+    wins), in file order. Only pointers are kept, not page bodies: archives can be large."""
+    latest: dict[str, _Pointer] = {}
     for path in sorted((Path(settings.raw_dir) / source).glob("*.warc.gz")):
         try:
             for page in iter_pages(settings.data_dir, path):
-                latest[url_key(page.url)] = page
+                latest[url_key(page.url)] = _Pointer(path, page.offset, page.length)
         except Exception as exc:  # a truncated file (killed crawl): keep what was readable, say so
-            log.warning("stopped reading %s: %s", path, exc)
-    return latest.values()
+            log.warning("stopped reading %s after a damaged record: %s", path, exc)
+    return sorted(latest.values(), key=lambda p: (p.path.name, p.offset))
+
+
+def _tasks(settings, source: str, language: str) -> Iterator[worker.PageTask]:
+    for ptr in latest_records(settings, source):
+        rel = ptr.path.relative_to(settings.data_dir) if ptr.path.is_relative_to(settings.data_dir) else ptr.path
+        page = read_record(settings.data_dir, str(rel), ptr.offset)
+        yield worker.PageTask(url=page.url, body=page.body, source=source, language=language,
+                              raw_warc=page.warc, raw_offset=ptr.offset, raw_length=ptr.length,
+                              crawled_at=page.fetched_at)
+
+
+def _bounded(pool, tasks: Iterable[worker.PageTask], window: int) -> Iterator[worker.PageResult]:
+    """Results in order, with at most ``window`` pages in flight (memory stays flat)."""
+    pending: deque = deque()
+    for task in tasks:
+        pending.append(pool.submit(worker.process_page, task))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def reextract(settings, sources: list[str] | None = None, workers: int | None = None,
               batch_size: int | None = None, on_progress: Callable[[int], None] | None = None) -> ReextractResult:
-    from indexer import ingest, store
+    from indexer import store
     from indexer.client import make_client
 
     raw_dir = Path(settings.raw_dir)
-    names = sources or sorted(p.name for p in raw_dir.iterdir() if p.is_dir()) if raw_dir.is_dir() else []
+    if sources:
+        names = list(sources)
+    else:
+        names = sorted(p.name for p in raw_dir.iterdir() if p.is_dir()) if raw_dir.is_dir() else []
     langs = source_languages(settings)
     es = make_client(settings)
     store.ensure_index(es, settings)
@@ -73,11 +105,8 @@ def reextract(settings, sources: list[str] | None = None, workers: int | None = 
     pool = worker.make_pool(settings.replace(extract_workers=workers)) if workers > 1 else None
     try:
         for name in names:
-            tasks = [worker.PageTask(url=p.url, body=p.body, source=name, language=langs.get(name, ""),
-                                     raw_warc=p.warc, raw_offset=p.offset, raw_length=p.length,
-                                     crawled_at=p.fetched_at)
-                     for p in latest_pages(settings, name)]
-            results = pool.map(worker.process_page, tasks, chunksize=8) if pool else \
+            tasks = _tasks(settings, name, langs.get(name, ""))
+            results = _bounded(pool, tasks, 4 * workers) if pool else \
                 (worker.process_page(t, settings) for t in tasks)
             docs = []
             for r in results:
