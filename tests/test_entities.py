@@ -115,6 +115,9 @@ def test_possessives_are_found(sentence, expected, cfg):
     ("The 50-day MA crossed the 200-day MA.", "Mastercard"),
     ("The Fed Cup final was played in Perth.", "Federal Reserve"),
     ("Be wise with your money, the adviser said. Wise words.", "Wise"),
+    # the travel document, even with a payment word nearby
+    ("Visa applicants can pay the consular fee by card. Visa holders from Canada need no new documents.", "Visa"),
+    ("Visa-free travel ends next year; tourists will pay a fee by card online.", "Visa"),
 ])
 def test_words_that_only_look_like_names_do_not_count(sentence, absent, cfg):
     assert absent not in names(sentence, cfg, "en" if sentence.isascii() else "pl")
@@ -122,6 +125,7 @@ def test_words_that_only_look_like_names_do_not_count(sentence, absent, cfg):
 
 def test_ambiguous_names_count_in_their_context(cfg):
     assert "Visa" in names("Visa and Mastercard process most card payments in Europe.", cfg, "en")
+    assert "Visa" in names("Visa cut interchange rates for small merchants.", cfg, "en")
     assert "JPMorgan Chase" in names("Customers of Chase can now link their credit cards to the app.", cfg, "en")
     assert "Meta Platforms" in names("Meta, the owner of Instagram and WhatsApp, declined to comment.", cfg, "en")
     assert "X (Twitter)" in names("Elon Musk said X would launch payments this year.", cfg, "en")
@@ -153,3 +157,11 @@ def test_other_proper_names_are_collected_without_watchlist_names_or_sentence_st
                             "The judge, Yvonne Rogers, said CEO Tim Sweeney had no case.", "en", cfg)
     assert "Yvonne Rogers" in headline.other_names and "Tim Sweeney" in headline.other_names
     assert not any("Rejects" in n or "CEO" in n for n in headline.other_names)
+
+
+def test_french_and_italian_elided_articles_do_not_hide_names(cfg):
+    assert "Amazon" in names("Le projet d'Amazon a été critiqué par les banques.", cfg, "fr")
+    assert "Meta Platforms" in names("L'offre de Facebook n'a pas convaincu la banque.", cfg, "fr")
+    assert "Apple" in names("Secondo l'analista, il piano dell'Apple per i pagamenti è pronto.", cfg, "it")
+    # an Irish name or an English contraction is not an elision
+    assert "Amazon" not in names("O'Amazonia is a made-up word, isn't it?", cfg, "en")

@@ -43,6 +43,26 @@ OFF_TOPIC = [
            "their target."),
     ("pl", "UODO nałożył na bank karę za wyciek danych osobowych klientów."),
     ("en", "Google's new app lets users send money from Gmail straight to a friend's bank account, with no fees."),
+    # a platform, a bank and customer data side by side, but nobody seeks, buys or shares anything
+    ("en", "JPMorgan Chase said customer account balances grew in the quarter. Its shares outperformed Apple and Amazon."),
+    # incidents: outages, breaches and hacks share the vocabulary (the social network is where customers complained)
+    ("en", "Customers of Citigroup could not see their account balances for hours after a system outage. Many vented on "
+           "Facebook and X. The bank said card transactions were also hit by the outage."),
+    ("en", "Hackers obtained card data of HSBC customers from a misconfigured Microsoft cloud server. The breach was "
+           "found in March, and the bank says the hackers were caught."),
+    ("pl", "Awaria w Pekao: klienci nie widzieli salda i historii transakcji. Wielu skarżyło się na Facebooku. Bank "
+           "przeprasza za awarię i utrudnienia."),
+    # "Pay" in the name of a wallet is not the verb: usage figures of mobile wallets are not a data deal
+    ("pl", "Z Apple Pay i Google Pay korzysta coraz więcej klientów Santandera, a liczba transakcji rośnie."),
+]
+
+# what customers hold and how they spend is customer data too; French elided articles are words of their own
+MORE_ON_TOPIC = [
+    ("en", "Amazon is in talks with JPMorgan Chase about what the bank may tell it on how cardholders spend outside "
+           "its store."),
+    ("pl", "Google prowadzi rozmowy z Pekao: gigant chce wiedzieć, na co klienci wydają pieniądze."),
+    ("pl", "Apple chce współpracować z bankiem, który przechowywałby depozyty jej użytkowników."),
+    ("fr", "Google et la banque ont conclu l'accord: les données bancaires des clients seront transmises chaque mois."),
 ]
 
 
@@ -51,6 +71,27 @@ def test_platform_bank_data_stories_are_relevant_with_evidence(lang, text, cfg):
     a = analyze_text("", text, lang, cfg)
     assert a.relevant and 0.5 <= a.score <= 1.0
     assert a.evidence and all(sentence in " ".join(text.split()) for sentence in a.evidence)
+
+
+@pytest.mark.parametrize("lang, text", MORE_ON_TOPIC)
+def test_holdings_spending_and_elided_words_count(lang, text, cfg):
+    a = analyze_text("", text, lang, cfg)
+    assert a.relevant and {"platform", "finance", "data", "deal"} <= set(a.concepts)
+
+
+def test_terms_inside_a_name_do_not_count_but_a_term_naming_the_whole_name_does(cfg):
+    # "Banków" in Związek Banków Polskich is no bank, "Pay" in Google Pay no payment verb; "Google Pay" is a wallet
+    association = analyze_text("", "Związek Banków Polskich chwali Google Pay.", "pl", cfg)
+    assert association.score == 0.0 and "finance" not in association.concepts
+    bank = analyze_text("", "PKO Bank Polski chwali Google Pay.", "pl", cfg)
+    assert {"platform", "finance", "payments"} <= set(bank.concepts) and "transaction" not in bank.concepts
+
+
+def test_an_incident_story_is_damped_even_with_a_deal_word(cfg):
+    calm = ("Facebook asked Wells Fargo for customers' card transactions. The bank declined. "
+            "The social network said talks with other banks continue.")
+    stormy = calm + " Meanwhile an outage hit Wells Fargo's app. The outage lasted hours and hackers were blamed."
+    assert analyze_text("", stormy, "en", cfg).score < analyze_text("", calm, "en", cfg).score
 
 
 @pytest.mark.parametrize("lang, text", OFF_TOPIC)

@@ -84,7 +84,8 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     topic = load_topic(settings.topic_file)
     ent_sents = [(matcher.entities[m.entity].id, matcher.entities[m.entity].type, sent_of[m.start_tok])
                  for m in mentions]
-    present = concepts_per_sentence(topic, lemmas, words, sent_of, len(spans), ent_sents)
+    present = concepts_per_sentence(topic, lemmas, words, sent_of, len(spans), ent_sents,
+                                    [(m.start_tok, m.end_tok) for m in mentions])
     title_sents = {sent_of[i] for i in range(n_title)}
     rel = score_relevance(topic, present, title_sents)
     evidence = []

@@ -2,7 +2,10 @@
 
 Everything downstream (lemmas, entity matching, topic windows, shingles) sees the same
 tokens, so a "word" means one thing in the whole enrichment: a run of letters/digits,
-optionally joined by an apostrophe ("Facebook's", "Google’a", "O'Brien").
+optionally joined by an apostrophe ("Facebook's", "Google’a", "O'Brien"). A French or Italian
+elided article, pronoun or preposition is a word of its own ("L'accord" -> "L", "accord";
+"d'Amazon" -> "d", "Amazon"; "dell'Unione" -> "dell", "Unione"), so the word after it is
+matched, lemmatised and case-checked like any other.
 """
 
 from __future__ import annotations
@@ -12,6 +15,12 @@ from dataclasses import dataclass
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*")
 APOSTROPHES = "'’ʼ"
+
+# French / Italian (and Catalan) words that lose their vowel before another word: "l'", "d'", "qu'", "dell'"
+ELISIONS = frozenset("""
+l d j m n s t c qu lorsqu puisqu jusqu quoiqu presqu
+dell dall nell sull all coll quest quell un
+""".split())
 
 # abbreviations after which a full stop does not end a sentence (lower case, no dot)
 _ABBREVIATIONS = frozenset("""
@@ -34,8 +43,18 @@ class Token:
 
 
 def tokens(text: str) -> list[Token]:
-    """Word tokens with their offsets."""
-    return [Token(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text or "")]
+    """Word tokens with their offsets (an elided article before an apostrophe is a token of its own)."""
+    out: list[Token] = []
+    for m in WORD_RE.finditer(text or ""):
+        word, start = m.group(), m.start()
+        head, rest = split_apostrophe(word)
+        if rest and len(rest) >= 2 and head.lower() in ELISIONS and rest[0].isalpha():
+            out.append(Token(head, start, start + len(head)))
+            rest_start = start + len(head) + 1
+            out.append(Token(word[len(head) + 1:], rest_start, m.end()))
+        else:
+            out.append(Token(word, start, m.end()))
+    return out
 
 
 def split_apostrophe(word: str) -> tuple[str, str]:

@@ -175,15 +175,29 @@ def _prefix_regex(prefixes: tuple) -> re.Pattern:
 
 
 def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sentence_of: list[int],
-                          n_sentences: int, entity_sentences: list[tuple[str, str, int]]) -> list[set[int]]:
+                          n_sentences: int, entity_sentences: list[tuple[str, str, int]],
+                          entity_spans: list[tuple[int, int]] | tuple = ()) -> list[set[int]]:
     """For each sentence, the set of concept indexes present in it.
 
     ``entity_sentences``: (entity id, entity type, sentence index) per entity mention.
+    ``entity_spans``: (first token, end token) of each entity mention. A term never matches a
+    part of a mention: the entity counts through its type ("Pay" in *Google Pay* is not the
+    verb, "Banków" in *Związek Banków Polskich* is not a bank); a term that spans the whole
+    mention still counts (*Libra* the coin, *Google Pay* the wallet).
     """
     present: list[set[int]] = [set() for _ in range(n_sentences)]
     n = len(lemmas)
     prefix_re = _prefix_regex(topic.prefixes)
     matches: list[tuple[int, int, int]] = []   # (start, length, concept)
+    span_of: dict[int, tuple[int, int]] = {}
+    for a, b in entity_spans:
+        for k in range(a, b):
+            span_of[k] = (a, b)
+
+    def inside_a_name(start: int, length: int) -> bool:
+        return any(k in span_of and (span_of[k][0] < start or span_of[k][1] > start + length)
+                   for k in range(start, start + length))
+
     for i in range(n):
         cands = topic.index.get(lemmas[i], ())
         if words[i] != lemmas[i]:
@@ -191,8 +205,12 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
         for ci, ph in cands:
             if i + len(ph) > n:
                 continue
+            if span_of and inside_a_name(i, len(ph)):
+                continue
             if all(_word_match(ph[k], lemmas[i + k], words[i + k]) for k in range(1, len(ph))):
                 matches.append((i, len(ph), ci))
+        if span_of and inside_a_name(i, 1):
+            continue
         if topic.prefixes and (prefix_re.match(lemmas[i]) or prefix_re.match(words[i])):
             for ci, ph in topic.prefixes:
                 if _word_match(ph[0], lemmas[i], words[i]):
