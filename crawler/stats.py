@@ -33,6 +33,7 @@ class SourceReport:
     requests: int = 0
     skipped_known: int = 0          # article URLs not fetched: already archived and not due
     recovered: int = 0              # pages re-read from the WARC after an interrupted run
+    fetch_reasons: Counter = field(default_factory=Counter)   # why article pages were requested: new, lastmod, revisit
     articles: Counter = field(default_factory=Counter)        # new, updated, unchanged, dropped, failed
     dropped_reasons: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
@@ -61,6 +62,7 @@ class SourceReport:
             "requests": self.requests,
             "skipped_known": self.skipped_known,
             "recovered": self.recovered,
+            "fetch_reasons": nz(self.fetch_reasons),
             "articles": nz(self.articles),
             "dropped_reasons": nz(self.dropped_reasons),
             "errors": nz(self.errors),
@@ -101,6 +103,9 @@ def format_report(reports: dict[str, SourceReport], elapsed: float | None = None
                      + (f", failed {a['failed']}" if a["failed"] else "")
                      + f"; {r.skipped_known} known URLs skipped"
                      + (f"; {r.recovered} recovered from WARC" if r.recovered else "")
+                     + (f"; re-fetched: " + ", ".join(f"{k} {v}" for k, v in sorted(r.fetch_reasons.items())
+                                                      if k != "new")
+                        if set(r.fetch_reasons) - {"new"} else "")
                      + f" [{r.finish_reason or 'running'}]")
         for reason, n in sorted(r.dropped_reasons.items()):
             lines.append(f"  dropped {reason}: {n} (e.g. {r.first_sample.get(reason, '?')})")

@@ -223,6 +223,9 @@ def test_after_a_killed_crawl_and_a_site_update_the_next_run_fetches_only_new_an
     stats, _ = crawl(["baltic-ledger"])
     src = stats["sources"]["baltic-ledger"]
     assert src["recovered"] == 3
+    # why pages were requested: the new articles (and the robots-disallowed preview links, refused
+    # before any request), and the edited one because its sitemap date moved
+    assert src["fetch_reasons"] == {"new": len(added) + src["errors"].get("robots", 0), "lastmod": len(revised)}
     assert src["articles"].get("new") == len(added) + 3 and len(added) > 0
     assert src["articles"].get("updated") == len(revised) > 0
     assert set(_docs(es, s)) >= {d["id"] for d in victims}

@@ -181,6 +181,7 @@ class NewsSpider(scrapy.Spider):
             self.report.skipped_known += 1
             return None
         self.fetched.add(key)
+        self.report.fetch_reasons[decision.why] += 1
         # dont_filter: URL variants are deduplicated by key above; it also lets a redirect loop
         # run into REDIRECT_MAX_TIMES (reported as redirect_loop) instead of vanishing in the dupefilter
         return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
