@@ -163,5 +163,9 @@ def test_french_and_italian_elided_articles_do_not_hide_names(cfg):
     assert "Amazon" in names("Le projet d'Amazon a été critiqué par les banques.", cfg, "fr")
     assert "Meta Platforms" in names("L'offre de Facebook n'a pas convaincu la banque.", cfg, "fr")
     assert "Apple" in names("Secondo l'analista, il piano dell'Apple per i pagamenti è pronto.", cfg, "it")
+    # a name that starts with an elided article keeps it; the article before a name is not part of it
+    others = analyze_text("", "Le groupe L'Oréal Paris a reçu Jean Dupont, le patron de l'Union Européenne.", "fr",
+                          cfg).other_names
+    assert "L'Oréal Paris" in others and "Union Européenne" in others
     # an Irish name or an English contraction is not an elision
     assert "Amazon" not in names("O'Amazonia is a made-up word, isn't it?", cfg, "en")

@@ -23,7 +23,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from indexer.enrich.inflection import CONSONANT_ENDINGS, phrase_forms
-from indexer.enrich.text import Token, sentence_spans, split_apostrophe, tokens
+from indexer.enrich.text import APOSTROPHES, ELISIONS, Token, sentence_spans, split_apostrophe, tokens
 from indexer.enrich.watchlist import Entity, Watchlist, load_watchlist  # noqa: F401 - re-exported for the UI
 
 NORMAL, EXACT, AMBIGUOUS = "normal", "exact", "ambiguous"
@@ -293,20 +293,32 @@ def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts
     def flush() -> None:
         r = list(run)
         run.clear()
-        while r and (toks[r[0]].lower in _NAME_STOP or (r[0] in sentence_starts and _common_word(toks[r[0]].lower))):
+        while r and not elided(r[0]) and (toks[r[0]].lower in _NAME_STOP
+                                          or (r[0] in sentence_starts and _common_word(toks[r[0]].lower))):
             r.pop(0)
         while r and toks[r[-1]].lower in _NAME_STOP:
             r.pop()
-        if 2 <= len(r) <= 5:
-            name = " ".join(split_apostrophe(toks[k].text)[0] for k in r)
+        n_words = len(r) - sum(1 for k in r[:-1] if elided(k))     # "L'Oréal" is one word
+        if 2 <= n_words <= 5:
+            name = split_apostrophe(toks[r[0]].text)[0]
+            for a, b in zip(r, r[1:]):
+                name += (gap(a, b) if elided(a) else " ") + split_apostrophe(toks[b].text)[0]
             counts[name] = counts.get(name, 0) + 1
             first_seen.setdefault(name, r[0])
+
+    def gap(a: int, b: int) -> str:
+        return text[toks[a].end:toks[b].start]
+
+    def elided(k: int) -> bool:
+        # an elided article written onto the next word: the "L" of "L'Oréal"
+        return (toks[k].lower in ELISIONS and k + 1 < len(toks)
+                and text[toks[k].end:toks[k + 1].start] in APOSTROPHES)
 
     headline_words = _headline_case_tokens(toks, sentence_starts)
     for i, tok in enumerate(toks):
         w = tok.text
         capital = w[:1].isupper() and not w.isdigit() and i not in headline_words
-        contiguous = bool(run) and text[toks[run[-1]].end:tok.start].strip() in ("", "-")
+        contiguous = bool(run) and (gap(run[-1], i).strip() in ("", "-") or elided(run[-1]))
         if capital and i not in covered and (not run or contiguous) and (not run or i not in sentence_starts):
             run.append(i)
             continue
