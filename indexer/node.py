@@ -348,6 +348,8 @@ def _start_unlocked(settings: Settings, wait: bool) -> NodeStatus:
         proc = subprocess.run(
             [str(home / "bin" / "elasticsearch"), "-d", "-p", str(pid_file)],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # own session: signals meant for the caller's process group never reach the node
+            start_new_session=True,
             cwd=str(settings.es_root), timeout=settings.es_start_timeout, **kwargs,
         )
     if proc.returncode != 0:
