@@ -179,12 +179,17 @@ def get_document(es: Elasticsearch, settings: Settings, doc_id: str) -> dict[str
 
 
 def get_versions(es: Elasticsearch, settings: Settings, doc_id: str) -> list[dict[str, Any]]:
-    """Earlier versions of an article, oldest first."""
-    if not es.indices.exists(index=settings.versions_index):
+    """Earlier versions of an article, oldest first.
+
+    Version ids are ``<doc_id>-<n>`` for n below the current version, so they are read with a
+    real-time multi-get: an edit is visible at once, without waiting for a refresh.
+    """
+    current = get_document(es, settings, doc_id)
+    latest = int((current or {}).get("version") or 1)
+    if latest <= 1 or not es.indices.exists(index=settings.versions_index):
         return []
-    resp = es.search(index=settings.versions_index, query={"term": {"article_id": doc_id}},
-                     sort=[{"version": "asc"}], size=100)
-    return [h["_source"] for h in resp["hits"]["hits"]]
+    resp = es.mget(index=settings.versions_index, ids=[f"{doc_id}-{n}" for n in range(1, latest)])
+    return [d["_source"] for d in resp["docs"] if d.get("found")]
 
 
 def count(es: Elasticsearch, settings: Settings, query: dict | None = None) -> int:
