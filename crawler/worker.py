@@ -1,8 +1,10 @@
 """The CPU stage: extraction + enrichment of raw pages, run in a pool of worker processes.
 
 The Scrapy process only downloads, archives and writes; the heavy work (trafilatura, then
-``indexer.ingest.prepare``) happens here, in ``extract_workers`` processes started with
-``spawn`` so they import nothing of Scrapy. A task is small: the page bytes, the URL, the
+``indexer.ingest.prepare``) happens here, in ``extract_workers`` processes forked from a
+``forkserver`` (a fresh interpreter: nothing of Scrapy or the reactor is inherited) that has
+imported :mod:`crawler.worker_preload`, so the dictionaries and seeds are loaded once per crawl
+process and shared by its workers. A task is small: the page bytes, the URL, the
 source's name and language, the charset and the WARC pointer. The answer is the finished
 document (a dict) or the reason the page was dropped.
 """
@@ -54,10 +56,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(settings, parent_pid: int | None = None) -> None:
+def _init_worker(settings) -> None:
     global _settings
-    _die_with_parent()
-    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl
+    _die_with_parent()  # the parent is the fork server, which exits with the crawl process
+    if os.getppid() == 1:  # the parent died before prctl
         os._exit(1)
     _settings = settings
     from dealwatch.settings import set_settings
@@ -94,6 +96,9 @@ def worker_count(settings) -> int:
 
 
 def make_pool(settings) -> ProcessPoolExecutor:
-    """A pool of clean worker processes (spawned: no Scrapy state, no reactor inherited)."""
-    return ProcessPoolExecutor(max_workers=worker_count(settings), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(settings, os.getpid()))
+    """A pool of warm, clean worker processes (forked from a fork server that preloaded the
+    enrichment data; no Scrapy state, no reactor inherited)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["crawler.worker_preload"])
+    return ProcessPoolExecutor(max_workers=worker_count(settings), mp_context=context,
+                               initializer=_init_worker, initargs=(settings,))
