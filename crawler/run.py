@@ -6,8 +6,8 @@ progress line and run history), prints a per-source report and exits 0 when the 
 completed, even with per-page errors (they are in the report). Exit 2: bad arguments or
 sources file.
 
-Top-level imports stay light: the extraction workers are spawned processes that re-import
-this module as ``__mp_main__``; Scrapy is imported only inside :func:`run_crawl`.
+Top-level imports stay light: the extraction pool's fork server is a fresh interpreter that
+may re-import this module as ``__mp_main__``; Scrapy is imported only inside :func:`run_crawl`.
 """
 
 from __future__ import annotations
