@@ -49,7 +49,7 @@ def _context(smoke: bool, workdir: Path, newsplease: bool, keep: bool):
 def run_sections(names: list[str], smoke: bool, output: Path, workdir: Path, newsplease: bool = True,
                  keep_archives: bool = False, enrich: bool = False) -> str:
     from bench import report
-    from bench.sections import SECTIONS, clean
+    from bench.sections import SECTIONS, clean, with_notes
     from bench.sections import enrich as run_enrich
 
     ctx = _context(smoke, workdir, newsplease, keep_archives)
@@ -59,7 +59,7 @@ def run_sections(names: list[str], smoke: bool, output: Path, workdir: Path, new
         heading, func = SECTIONS[name]
         click.secho(f"== {name}", bold=True)
         try:
-            written[heading] = func(ctx)
+            written[heading] = with_notes(name, func(ctx), smoke)
         except Exception as exc:  # one failing section is reported; the others still run and are written
             log.exception("section %s failed", name)
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
