@@ -160,9 +160,13 @@ def pipeline(layout: SiteLayout, settings: Settings, workdir: Path, timeout: flo
         log.error("crawl exited with %d; see %s", proc.returncode, log_file)
     stored = store.count(es, s) if es.indices.exists_alias(name=s.articles_alias) else 0
     stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
-    result = RunResult("DealWatch crawl", len(layout.article_urls), stored, sw.usage, es_cpu,
+    # Worker processes forked by a fork server are not always waited for by the crawl process, so
+    # getrusage can miss them; the sampled process tree sees every descendant while it lives.
+    split = tree.split()
+    usage = Usage(sw.usage.wall, max(sw.usage.cpu, split["main"] + split["children"]))
+    result = RunResult("DealWatch crawl", len(layout.article_urls), stored, usage, es_cpu,
                        {"returncode": proc.returncode, "stats": _stats_summary(stats), "command": " ".join(cmd),
-                        "cpu_split": tree.split()})
+                        "cpu_split": split})
     store.drop_all(es, s)
     return result
 
