@@ -143,6 +143,17 @@ def pipeline(layout: SiteLayout, settings: Settings, workdir: Path, timeout: flo
            "DEALWATCH_SOURCES_FILE": str(sources_file)}
     cmd = [sys.executable, "-m", "crawler.run", "--sources", ",".join(names), "--sources-file", str(sources_file),
            "--stats-file", str(stats_file)]
+    try:
+        return _measure_crawl(cmd, env, es, s, settings, layout, workdir, stats_file, timeout)
+    finally:  # a crawl that failed half-way leaves no bench index behind either
+        try:
+            store.drop_all(es, s)
+        except Exception as exc:  # noqa: BLE001 - the node may be the reason the crawl failed
+            log.warning("could not drop the %s indices: %s", s.index_prefix, exc)
+
+
+def _measure_crawl(cmd, env, es, s, settings, layout, workdir, stats_file, timeout) -> RunResult:
+    from indexer import store
     log.info("pipeline: %s", " ".join(cmd))
     es_before = es_cpu_seconds(settings)
     log_file = workdir / "crawl.log"
@@ -167,7 +178,6 @@ def pipeline(layout: SiteLayout, settings: Settings, workdir: Path, timeout: flo
     result = RunResult("DealWatch crawl", len(layout.article_urls), stored, usage, es_cpu,
                        {"returncode": proc.returncode, "stats": _stats_summary(stats), "command": " ".join(cmd),
                         "cpu_split": split})
-    store.drop_all(es, s)
     return result
 
 
