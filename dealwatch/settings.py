@@ -82,7 +82,7 @@ class Settings:
     revisit_days: float = 3.0
     revisit_interval_hours: float = 12.0   # a recent article is re-fetched at most this often
     min_text_chars: int = 200       # less extracted text than this: dropped as no_text
-    extraction_mode: str = "balanced"   # trafilatura: balanced | precision | recall | fast
+    extraction_mode: str = "recall"     # trafilatura: balanced | precision | recall | fast (chosen in BENCHMARKS.md §5)
     retry_times: int = 2            # retries (with backoff) for 5xx and timeouts, never for 4xx
     retry_backoff: float = 1.0      # seconds before the first retry, doubled each time
     autothrottle_start_delay: float = 1.0
