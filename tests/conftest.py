@@ -66,3 +66,24 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared test data not found at {path} (set DEALWATCH_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(scope="module")
+def archive(es, settings):
+    """The hand-written search archive (tests/search_archive.py), written once per test module."""
+    import search_archive
+
+    ids = search_archive.build(es, settings)
+    yield ids
+    store.drop_all(es, settings)
+
+
+@pytest.fixture(scope="module")
+def client(settings, archive):
+    """The web app over that archive, through Starlette's test client."""
+    from fastapi.testclient import TestClient
+
+    from search_ui.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c

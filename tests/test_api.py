@@ -9,20 +9,6 @@ import search_archive as sa
 from search_ui.app import create_app
 
 
-@pytest.fixture(scope="module")
-def archive(es, settings):
-    ids = sa.build(es, settings)
-    yield ids
-    from indexer import store
-    store.drop_all(es, settings)
-
-
-@pytest.fixture(scope="module")
-def client(settings, archive):
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
 def test_search_answers_hits_total_facets_and_links(client, archive):
     r = client.get("/api/search", params={"q": "citigroup", "relevant": "0"})
     assert r.status_code == 200

@@ -28,13 +28,6 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 
 
 @pytest.fixture(scope="module")
-def archive(es, settings):
-    ids = sa.build(es, settings)
-    yield ids
-    store.drop_all(es, settings)
-
-
-@pytest.fixture(scope="module")
 def base_url(settings, archive):
     import uvicorn
 

@@ -8,28 +8,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 
 import search_archive as sa
 from dealwatch.cli import main as cli
 from indexer import export, query
 from indexer.client import make_client
 from indexer.query import SearchRequest
-from search_ui.app import create_app
-
-
-@pytest.fixture(scope="module")
-def archive(es, settings):
-    ids = sa.build(es, settings)
-    yield ids
-    from indexer import store
-    store.drop_all(es, settings)
-
-
-@pytest.fixture(scope="module")
-def client(settings, archive):
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 
 from indexer import query
 from indexer.query import SearchRequest
 
 import search_archive as sa
-
-
-@pytest.fixture(scope="module")
-def archive(es, settings):
-    ids = sa.build(es, settings)
-    yield ids
-    from indexer import store
-    store.drop_all(es, settings)
 
 
 def keys(archive, result) -> set[str]:

@@ -6,25 +6,9 @@ import io
 from datetime import datetime, timezone
 
 import feedparser
-import pytest
-from fastapi.testclient import TestClient
 
 import search_archive as sa
 from indexer import store
-from search_ui.app import create_app
-
-
-@pytest.fixture(scope="module")
-def archive(es, settings):
-    ids = sa.build(es, settings)
-    yield ids
-    store.drop_all(es, settings)
-
-
-@pytest.fixture(scope="module")
-def client(settings, archive):
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def test_search_page_shows_hits_facets_chart_and_exports(client, archive):
