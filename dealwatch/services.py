@@ -67,18 +67,26 @@ def stop(settings: Settings, name: str, timeout: float = 15.0) -> bool:
     if not pid:
         _pid_file(settings, name).unlink(missing_ok=True)
         return False
-    os.killpg(pid, signal.SIGTERM) if _is_group_leader(pid) else os.kill(pid, signal.SIGTERM)
+    terminate(pid, timeout, group=_is_group_leader(pid))
+    _pid_file(settings, name).unlink(missing_ok=True)
+    return True
+
+
+def terminate(pid: int, timeout: float, group: bool = False) -> bool:
+    """SIGTERM (to its process group when ``group``), wait up to ``timeout``, then SIGKILL.
+
+    Returns True when the process ended by itself within the time.
+    """
+    os.killpg(pid, signal.SIGTERM) if group else os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            break
+            return True
         time.sleep(0.2)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    _pid_file(settings, name).unlink(missing_ok=True)
-    return True
+    os.killpg(pid, signal.SIGKILL) if group else os.kill(pid, signal.SIGKILL)
+    return False
 
 
 def _is_group_leader(pid: int) -> bool:

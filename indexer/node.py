@@ -19,7 +19,6 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from dealwatch.services import terminate
 from dealwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -387,16 +387,7 @@ def stop(settings: Settings, timeout: float = 60.0) -> bool:
     pid = _read_pid(settings)
     if not pid:
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.3)
-    else:
-        log.warning("Elasticsearch (pid %s) did not stop within %.0fs; killing it", pid, timeout)
-        os.kill(pid, signal.SIGKILL)
+    if not terminate(pid, timeout):
+        log.warning("Elasticsearch (pid %s) did not stop within %.0fs; it was killed", pid, timeout)
     _pid_file(settings).unlink(missing_ok=True)
     return True
