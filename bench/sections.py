@@ -318,7 +318,7 @@ def extraction(ctx: Context) -> str:
     headers = ["extractor", "pages", "precision", "recall", "F1", "seconds (2 processes)"]
     t1 = report.table(headers, [(s.name, s.pages, s.precision, s.recall, s.f1, s.seconds) for s in res.benchmark])
     t2 = report.table(headers, [(s.name, s.pages, s.precision, s.recall, s.f1, s.seconds) for s in res.news])
-    t3 = report.table(["pages", "with a date", "coverage", "within ±1 day of gt_date"],
+    t3 = report.table(["set", "pages", "with a date", "coverage", "within ±1 day of gt_date"],
                       [(d.name, d.pages, d.found, _pct(d.coverage),
                         _pct(d.accuracy) if d.accuracy is not None else "(no dates in the ground truth)")
                        for d in res.dates])
