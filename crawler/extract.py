@@ -139,7 +139,7 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
     except Exception as exc:  # trafilatura/lxml on hostile markup: count as a parse failure, go on
         return Dropped("parse", url, f"{type(exc).__name__}: {exc}")
     text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
-    if len(text) < min_text_chars:
+    if doc is None or not text or len(text) < min_text_chars:  # nothing kept, or too little
         return Dropped("no_text", url, f"{len(text)} characters of article text (minimum {min_text_chars})")
 
     fetched = canonicalize(url)

@@ -70,3 +70,9 @@ def test_the_worker_function_returns_an_enriched_document_ready_for_the_index(tm
     assert doc["title"] == art.title and doc["source"] == "baltic-ledger"
     assert doc["raw_warc"] == "raw/x.warc.gz" and doc["raw_offset"] == 10
     assert doc["word_count"] > 50 and doc["content_hash"]
+
+
+def test_a_page_trafilatura_discards_is_dropped_even_without_a_minimum_length():
+    page = b'<!DOCTYPE html><html lang="en"><head><title></title></head><body></body></html>'
+    result = extract_article(page, "http://news.example/menu", "example", "en", min_text_chars=0)
+    assert isinstance(result, Dropped) and result.reason == "no_text"
