@@ -22,12 +22,11 @@ from collections import Counter
 
 import pytest
 
-from crawler import demo_server
 from crawler.jobs import run_source, settings_environment
 from crawler.sources import load_sources
 from indexer import store
 from indexer.client import make_client
-from jobs_helpers import article_paths, indexed_hashes, isolated_settings, serve_demo, write_sources
+from jobs_helpers import article_paths, indexed_hashes, isolated_settings, slow_demo_sites, write_sources
 
 SITE = "baltic-ledger"
 ARTICLE_DELAY_S = 0.5
@@ -37,18 +36,8 @@ KILL_AFTER_ARTICLES = 8
 @pytest.fixture(scope="module")
 def slow_demo():
     """The demo sites with every article page answered after ARTICLE_DELAY_S."""
-    real_route = demo_server.route
-
-    def slow_route(site, path, edition, slow_seconds=0.0):
-        if demo_server.ARTICLE_PATH.match(path):
-            time.sleep(ARTICLE_DELAY_S)
-        return real_route(site, path, edition, slow_seconds)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(demo_server, "route", slow_route)
-        demo = serve_demo()
+    with slow_demo_sites(ARTICLE_DELAY_S) as demo:
         yield demo
-        demo.stop()
 
 
 def test_a_crawl_killed_mid_run_resumes_to_the_same_archive_without_refetching(settings, slow_demo, tmp_path):

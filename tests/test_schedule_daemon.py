@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler import demo_server
 from crawler.jobs import SourceLock, settings_environment
 from indexer import runs, store
 from indexer.client import make_client
-from jobs_helpers import article_paths, isolated_settings, serve_demo, write_sources
+from jobs_helpers import article_paths, isolated_settings, slow_demo_sites, write_sources
 
 SITE = "baltic-ledger"
 
@@ -35,18 +34,8 @@ def _dealwatch() -> list[str]:
 
 @pytest.fixture()
 def slow_demo():
-    real_route = demo_server.route
-
-    def slow_route(site, path, edition, slow_seconds=0.0):
-        if demo_server.ARTICLE_PATH.match(path):
-            time.sleep(0.5)
-        return real_route(site, path, edition, slow_seconds)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(demo_server, "route", slow_route)
-        demo = serve_demo()
+    with slow_demo_sites(0.5) as demo:
         yield demo
-        demo.stop()
 
 
 def test_sigterm_stops_the_daemon_and_its_running_crawl_cleanly(settings, slow_demo, tmp_path):
