@@ -308,8 +308,17 @@ def _tokenize(q: str) -> list[_Tok]:
 class _Parser:
     """Recursive descent: or := and (OR and)* ; and := unary (AND? unary)* ; unary := NOT unary | atom."""
 
+    MAX_NESTING = 50  # brackets / NOTs inside each other; deeper input is refused, not recursed into
+
     def __init__(self, toks: list[_Tok], q: str):
         self.toks, self.i, self.q = toks, 0, q
+        self.depth = 0
+
+    def _enter(self, t: _Tok) -> None:
+        self.depth += 1
+        if self.depth > self.MAX_NESTING:
+            raise QuerySyntaxError(f"Too deeply nested at position {t.pos + 1}: at most {self.MAX_NESTING} "
+                                   "brackets or NOTs inside each other.", t.pos)
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -351,9 +360,13 @@ class _Parser:
         if t.kind == "NOT":
             self.take()
             self._need_operand(t)
-            return Not(self.parse_unary())
+            self._enter(t)
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         if t.kind == "LPAREN":
             self.take()
+            self._enter(t)
             if (nxt := self.peek()) is not None and nxt.kind == "RPAREN":
                 raise QuerySyntaxError(f"Empty parentheses at position {t.pos + 1}: put words between them.", t.pos)
             if nxt is None:
@@ -363,6 +376,7 @@ class _Parser:
             if close is None or close.kind != "RPAREN":
                 raise QuerySyntaxError(f"The '(' at position {t.pos + 1} is never closed: add a ')'.", t.pos)
             self.take()
+            self.depth -= 1
             return node
         if t.kind == "TERM":
             self.take()

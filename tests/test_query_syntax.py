@@ -117,3 +117,9 @@ def test_highlighted_text_is_escaped_except_the_markers():
     assert "<script>" not in out and "<b " not in out
     assert "&lt;script&gt;" in out and "<mark>bank</mark>" in out
     assert highlight_to_html(f"{HL_PRE}cut off") == "<mark>cut off</mark>"
+
+
+@pytest.mark.parametrize("q", ["(" * 400 + "bank" + ")" * 400, "NOT " * 600 + "bank"])
+def test_absurdly_deep_nesting_is_a_syntax_error_not_a_crash(q):
+    with pytest.raises(QuerySyntaxError, match="nested"):
+        parse_query(q)
