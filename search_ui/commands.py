@@ -181,7 +181,10 @@ def serve_command(host, port, reload):
     click.echo(f"DealWatch search at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     if settings.ui_token:
         click.echo("access requires the token from DEALWATCH_UI_TOKEN")
-    uvicorn.run("search_ui.app:create_app", factory=True, host=host, port=port, reload=reload, log_level="info")
+    # the app logs method, path, status and time itself; uvicorn's access log would also record query
+    # strings, which may carry the access token
+    uvicorn.run("search_ui.app:create_app", factory=True, host=host, port=port, reload=reload, log_level="info",
+                access_log=False)
 
 
 COMMANDS = [search_command, serve_command, export_command]
