@@ -168,7 +168,7 @@ class IndexPipeline(_SpiderPipeline):
                 spider.report.articles[kind] += n
             for err in result.errors[:3]:
                 spider.report.error("index", batch[0].url, err)
-            failed_ids = {e.split(":", 1)[0] for e in result.errors}
+            failed_ids = result.failed_ids  # left pending in the known-URL store: retried next run
             now = datetime.now(timezone.utc)
             for it in batch:
                 doc = it.doc

@@ -90,13 +90,15 @@ class WriteResult:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)        # the first 20 messages, for reports
+    failed_ids: set[str] = field(default_factory=set)       # every article id that was not written
 
     def add(self, other: "WriteResult") -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.failed += other.failed
+        self.failed_ids |= other.failed_ids
         self.errors.extend(other.errors[: max(0, 20 - len(self.errors))])
 
     def as_dict(self) -> dict[str, int]:
@@ -164,6 +166,8 @@ def write_documents(es: Elasticsearch, settings: Settings, docs: Iterable[dict[s
             if not ok:
                 op = next(iter(item.values()))
                 result.failed += 1
+                if op.get("_index") != settings.versions_index:
+                    result.failed_ids.add(op.get("_id"))
                 if len(result.errors) < 20:
                     result.errors.append(f"{op.get('_id')}: {op.get('error')}")
     if result.failed:

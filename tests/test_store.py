@@ -57,3 +57,15 @@ def test_document_id_comes_from_the_canonical_url():
     a, b = make_article(), make_article()
     b.url = "https://news.example/a/1?fbclid=zzz"
     assert a.id == b.id == schema.article_id("http://news.example/a/1")
+
+
+def test_every_failed_document_is_named_not_only_the_first_twenty(es, fresh_index):
+    s = fresh_index
+    docs = []
+    for n in range(25):
+        doc = schema.article_to_document(make_article(n))
+        doc["word_count"] = "not a number"  # refused by the mapping
+        docs.append(doc)
+    res = store.write_documents(es, s, docs, refresh=True)
+    assert res.failed == 25 and len(res.errors) == 20
+    assert res.failed_ids == {d["id"] for d in docs}
