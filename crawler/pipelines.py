@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from typing import Any
 
@@ -46,12 +47,33 @@ class _SharedPool:
         return cls.pool
 
     @classmethod
+    def discard(cls, pool) -> None:
+        """Drop a broken pool (a worker died); the next ``get`` starts a fresh one."""
+        if cls.pool is pool:
+            cls.pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    @classmethod
     def release(cls) -> None:
         cls.users -= 1
         if cls.users <= 0 and cls.pool is not None:
             cls.pool.shutdown(wait=True, cancel_futures=True)
             cls.pool = None
             cls.users = 0
+
+
+async def run_in_pool(settings, fn, *args):
+    """``fn(*args)`` in the shared worker pool without blocking the reactor. When a worker dies
+    (out of memory, a crash in lxml) the pool breaks for every task in flight: it is replaced
+    and the call is tried once more, so one bad page cannot stop the rest of the crawl."""
+    for attempt in (1, 2):
+        pool = _SharedPool.get(settings)
+        try:
+            return await asyncio.wrap_future(pool.submit(fn, *args))
+        except BrokenProcessPool:
+            _SharedPool.discard(pool)
+            if attempt == 2:
+                raise
 
 
 class _SpiderPipeline:
@@ -105,10 +127,12 @@ class ExtractPipeline(_SpiderPipeline):
                                raw_length=item.raw_length, crawled_at=item.fetched_at)
         spider = self.spider
         try:
-            result = await asyncio.wrap_future(_SharedPool.get(self.dw).submit(worker.process_page, task))
-        except Exception as exc:  # a worker died (e.g. out of memory): count it, keep crawling
+            result = await run_in_pool(self.dw, worker.process_page, task)
+        except Exception as exc:  # a worker died on this page twice: count it, keep crawling
             log.exception("extraction failed for %s", item.url)
             spider.report.error("parse", item.url, f"extraction worker failed: {type(exc).__name__}: {exc}")
+            for key in item.keys:  # not replayed from the WARC at every run
+                spider.known.mark_dropped(key, item.source, item.url, "parse", item.fetched_at, item.lastmod)
             raise DropItem(f"extraction failed: {exc}") from exc
         item.body = b""
         if result.dropped:
