@@ -2,7 +2,7 @@
 
 import logging
 
-from bench.commands import bench
+from bench.cli import bench
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -28,6 +28,7 @@ from typing import Any, Iterator
 import yaml
 
 from bench import corpus
+from dealwatch.dates import to_iso
 from dealwatch.settings import Settings
 from indexer import schema
 
@@ -184,8 +185,8 @@ class ArchiveGenerator:
             "id": hashlib.sha1(url.encode()).hexdigest(), "url": url, "canonical_url": url,
             "source": site.removeprefix("www.").split(".")[0], "domain": site, "site_name": site,
             "title": title, "description": paragraphs[0][:300], "text": text, "authors": base["authors"],
-            "published_at": schema.iso(published), "crawled_at": schema.iso(crawled),
-            "updated_at": schema.iso(crawled), "lang": lang or None, "word_count": len(text.split()),
+            "published_at": to_iso(published), "crawled_at": to_iso(crawled),
+            "updated_at": to_iso(crawled), "lang": lang or None, "word_count": len(text.split()),
             "content_hash": schema.content_hash(title, text), "version": 1,
             "title_lemmas": base["title_lemmas"], "text_lemmas": "\n".join(lemmas),
             "entity_ids": [e.id for e in entities], "entity_names": [e.name for e in entities],
@@ -193,7 +194,7 @@ class ArchiveGenerator:
             "entities": [{"id": e.id, "name": e.name, "type": e.type, "count": rng.randint(1, 6),
                           "in_title": rng.random() < 0.3, "in_lead": rng.random() < 0.5} for e in entities],
             "relevance_score": score, "relevant": score >= 0.5,
-            "cluster_id": hashlib.sha1(url.encode()).hexdigest(), "enriched_at": schema.iso(crawled),
+            "cluster_id": hashlib.sha1(url.encode()).hexdigest(), "enriched_at": to_iso(crawled),
         }
         return {k: v for k, v in doc.items() if v is not None}
 

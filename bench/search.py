@@ -22,7 +22,8 @@ from elasticsearch import Elasticsearch
 from bench.app_server import AppServer
 from bench.measure import percentile
 from dealwatch.settings import Settings
-from indexer import query
+from indexer.archive import Archive
+from indexer.query import SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,15 @@ class TimedTransport:
 
 def raw_call(es: Elasticsearch, settings: Settings, params: list[tuple[str, str]],
              timer: TimedTransport) -> tuple[float, float]:
-    """One API call's work done in-process with the library the app uses (``query.search``,
-    ``as_dict``, ``query.histogram``). Returns (ms in Elasticsearch round trips, ms in all)."""
-    req = query.request_from_params(params).validated(settings)
+    """One API call's work done in-process with the library the app uses (``Archive.search``,
+    ``as_dict``, ``Archive.histogram``). Returns (ms in Elasticsearch round trips, ms in all)."""
+    archive = Archive(settings, client=es)
+    search = SearchParams.from_url([(k, v) for k, v in params if k != "histogram"]).checked(settings.ui_max_page_size)
     timer.seconds = 0.0
     start = time.perf_counter()
-    query.search(es, settings, req).as_dict()
+    archive.search(search).as_dict()
     if ("histogram", "1") in params:
-        query.histogram(es, settings, req)
+        archive.histogram(search)
     return timer.seconds * 1000, (time.perf_counter() - start) * 1000
 
 

@@ -93,7 +93,7 @@ def throughput(ctx: Context) -> str:
              "(`crawler.extract.extract_article`, configured mode "
              f"`{getattr(ctx.settings, 'extraction_mode', 'balanced')}`) over the page bytes in a 2-process pool, "
              "nothing else: the limit of this pipeline on this machine.",
-             "- **ceiling: extract + enrich**: `crawler.worker.process_page` (extraction + `indexer.ingest.prepare`, "
+             "- **ceiling: extract + enrich**: `crawler.worker.process_page` (extraction + `indexer.documents.enriched_document`, "
              "the whole CPU stage of the crawl), same pool.",
              "- The extract_article ceiling runs first and again last (\"again\"), bracketing the others; the "
              "ratios use both runs together.",
@@ -186,7 +186,7 @@ def indexing(ctx: Context) -> str:
         "with the project's mapping (`indexer/schema.py`, 1 shard, 0 replicas), refreshed at the end; the time "
         "includes that refresh. `bulk` = `elasticsearch.helpers.streaming_bulk` (or `parallel_bulk` with 2 "
         "threads); `store` = `indexer.store.write_documents` (mget of earlier versions, then bulk), what the "
-        "crawler calls through `indexer.ingest.write` in batches.", "", tbl, "",
+        "crawler calls through the archive's `write` in batches.", "", tbl, "",
         _indexing_reading(trials),
     ])
 
@@ -263,10 +263,10 @@ def search(ctx: Context) -> str:
         "Example of each:", "", examples, "",
         "**raw ES** = the time spent in Elasticsearch round trips by the requests one API call makes (the "
         "near-duplicate check `count`, the results page with highlight and facet aggregations from the one "
-        "builder `indexer/query.py`, entity labels when a facet id is not in the watchlist, and for the "
+        "builder `indexer/query/`, entity labels when a facet id is not in the watchlist, and for the "
         "histogram query its two searches), measured by wrapping the Python client's transport while the same "
         "library calls run in the benchmark's process; **library** = those calls in-process including their "
-        "Python (`query.search(...).as_dict()`, `query.histogram`); **API** = `GET /api/search` over HTTP to "
+        "Python (`Archive.search(...).as_dict()`, `Archive.histogram`); **API** = `GET /api/search` over HTTP to "
         "the app (`uvicorn --factory search_ui.app:create_app`, its own process). The app overhead is API − "
         "raw ES; library − raw ES is the part spent in the query layer's Python. In-process and API calls "
         "alternate request by request. Times in ms.", "", lat_tbl,
@@ -274,8 +274,8 @@ def search(ctx: Context) -> str:
 
 
 def _watchlist_ids(settings: Settings) -> set[str]:
-    from indexer import query
-    return set(query.watchlist(settings))
+    from indexer.query.labels import watchlist
+    return set(watchlist(settings))
 
 
 def _ms(v: float) -> str:

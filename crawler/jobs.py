@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dealwatch.settings import Settings
-from indexer.runs import RunRecord
+from indexer.run_history import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -240,14 +240,11 @@ def build_record(name: str, run_id: str, started_at: datetime, ended_at: datetim
 
 def _record(record: RunRecord, settings: Settings) -> None:
     """Write the run to the history; a history failure is logged, the crawl result stands."""
-    from elasticsearch import ApiError, TransportError
-
-    from indexer import runs
-    from indexer.client import make_client
+    from indexer.archive import Archive
+    from indexer.errors import ArchiveError
     try:
-        es = make_client(settings)
-        runs.record_run(es, settings, record)
-    except (ApiError, TransportError, ConnectionError) as exc:
+        Archive(settings).record_run(record)
+    except ArchiveError as exc:
         log.error("could not record run %s of %s in %s: %s (the stats file is kept)",
                   record.run_id, record.source, settings.runs_index, exc)
 

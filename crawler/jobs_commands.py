@@ -134,8 +134,7 @@ def _report(records) -> None:
 def crawl(names: tuple[str, ...], sources_file: Path | None, demo: bool, parallel: int | None) -> None:
     """Crawl SOURCES (default: all) once, now, each in its own crawl process."""
     from crawler.jobs import new_run_id, run_source
-    from indexer import runs, store
-    from indexer.client import make_client
+    from indexer.archive import Archive
 
     settings = get_settings()
     path = _sources_path(settings, sources_file, demo)
@@ -150,9 +149,9 @@ def crawl(names: tuple[str, ...], sources_file: Path | None, demo: bool, paralle
     if not sources:
         raise click.ClickException(f"no sources in {path}")
 
-    es = make_client(settings)
-    store.ensure_index(es, settings)        # once, before parallel crawl processes write
-    runs.ensure_runs_index(es, settings)
+    archive = Archive(settings)
+    archive.ensure()        # once, before parallel crawl processes write
+    archive.register_sources(s.configured() for s in sources)
 
     run_id = new_run_id()
     board = ProgressBoard(len(sources), tty=sys.stdout.isatty())
@@ -203,19 +202,13 @@ def _when(value: datetime | None) -> str:
 @_demo_option
 def status(sources_file: Path | None, demo: bool) -> None:
     """Per source: last run, next run, totals and last error."""
-    from elasticsearch import ApiError, TransportError
-
     from crawler.schedule import next_run_times
-    from indexer import runs
-    from indexer.client import make_client
+    from indexer.archive import Archive
 
     settings = get_settings()
     path = _sources_path(settings, sources_file, demo)
     names = [s.name for s in _load(path)] if path.exists() else []
-    try:
-        summaries = runs.source_summaries(make_client(settings), settings)
-    except (ApiError, TransportError) as exc:
-        raise click.ClickException(f"cannot read the run history from {settings.effective_es_url}: {exc}") from exc
+    summaries = Archive(settings).source_summaries()
     next_runs = next_run_times(settings)
     names += [n for n in sorted(set(summaries) | set(next_runs)) if n not in names]
     if not names:

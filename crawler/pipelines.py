@@ -148,11 +148,10 @@ class ExtractPipeline(_SpiderPipeline):
 
 class IndexPipeline(_SpiderPipeline):
     def open_spider(self, spider=None) -> None:
-        from indexer import store
-        from indexer.client import make_client
+        from indexer.archive import Archive
 
-        self.es = make_client(self.dw)
-        store.ensure_index(self.es, self.dw)
+        self.archive = Archive(self.dw)
+        self.archive.ensure()
         self.buffer: list[PageItem] = []
         self.lock = asyncio.Lock()
         self.last_flush = time.monotonic()
@@ -172,8 +171,6 @@ class IndexPipeline(_SpiderPipeline):
         return {"url": item.url, "id": item.doc["id"] if item.doc else None}
 
     async def flush(self) -> None:
-        from indexer import ingest
-
         async with self.lock:
             batch, self.buffer = self.buffer, []
             self.last_flush = time.monotonic()
@@ -182,7 +179,7 @@ class IndexPipeline(_SpiderPipeline):
             spider = self.spider
             docs = [it.doc for it in batch]
             try:
-                result = await asyncio.to_thread(ingest.write, self.es, self.dw, docs)
+                result = await asyncio.to_thread(self.archive.write, docs)
             except Exception as exc:  # the index is unreachable: count, keep the pages pending for next run
                 log.error("writing %d documents failed: %s", len(docs), exc)
                 spider.report.articles["failed"] += len(docs)
@@ -207,4 +204,4 @@ class IndexPipeline(_SpiderPipeline):
     async def close_spider(self, spider=None) -> None:
         self.ticker.cancel()
         await self.flush()
-        await asyncio.to_thread(self.es.indices.refresh, index=self.dw.articles_alias)
+        await asyncio.to_thread(self.archive.refresh)

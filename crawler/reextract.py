@@ -2,8 +2,8 @@
 
 Used after a trafilatura upgrade or an extraction setting change: every response record
 under ``<raw_dir>/<source>/*.warc.gz`` goes through the same path as a crawl — the worker
-pool's :func:`crawler.worker.process_page` (extract + ``indexer.ingest.prepare``) and
-``indexer.ingest.write`` in batches. When a page was fetched several times, its latest
+pool's :func:`crawler.worker.process_page` (extract + ``indexer.documents.enriched_document``) and
+the archive's ``write`` in batches. When a page was fetched several times, its latest
 record wins (WARC files are named ``<YYYYMMDD>-<run id>`` and read in order).
 """
 
@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 
 from crawler import worker
 from crawler.canonical import url_key
-from crawler.warc import iter_pages, read_record
+from indexer.raw_pages import iter_pages, read_record
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def _bounded(pool, tasks: Iterable[worker.PageTask], window: int) -> Iterator[wo
 
 def reextract(settings, sources: list[str] | None = None, workers: int | None = None,
               batch_size: int | None = None, on_progress: Callable[[int], None] | None = None) -> ReextractResult:
-    from indexer import store
-    from indexer.client import make_client
+    from indexer.archive import Archive
 
     raw_dir = Path(settings.raw_dir)
     if sources:
@@ -96,8 +95,8 @@ def reextract(settings, sources: list[str] | None = None, workers: int | None = 
     else:
         names = sorted(p.name for p in raw_dir.iterdir() if p.is_dir()) if raw_dir.is_dir() else []
     langs = source_languages(settings)
-    es = make_client(settings)
-    store.ensure_index(es, settings)
+    archive = Archive(settings)
+    archive.ensure()
     result = ReextractResult(sources=list(names))
     batch_size = batch_size or settings.index_batch_size
     if workers is None:
@@ -118,19 +117,17 @@ def reextract(settings, sources: list[str] | None = None, workers: int | None = 
                     continue
                 docs.append(r.doc)
                 if len(docs) >= batch_size:
-                    _write(es, settings, docs, result)
+                    _write(archive, docs, result)
                     docs = []
-            _write(es, settings, docs, result)
+            _write(archive, docs, result)
     finally:
         if pool:
             pool.shutdown()
-    es.indices.refresh(index=settings.articles_alias)
+    archive.refresh()
     return result
 
 
-def _write(es, settings, docs, result: ReextractResult) -> None:
-    from indexer import ingest
-
+def _write(archive, docs, result: ReextractResult) -> None:
     if docs:
-        for k, v in ingest.write(es, settings, docs).as_dict().items():
+        for k, v in archive.write(docs).as_dict().items():
             result.written[k] += v

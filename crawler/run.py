@@ -42,7 +42,7 @@ def run_crawl(source_names, stats_file=None, run_id: str | None = None, sources_
     from crawler.sources import load_sources, select_sources
     from crawler.spiders.news import NewsSpider
     from crawler.stats import SourceReport, StatsFile, format_report
-    from crawler.warc import WarcArchive
+    from indexer.raw_pages import WarcWriter
     from dealwatch.settings import get_settings
 
     dw = settings or get_settings()
@@ -75,7 +75,7 @@ def run_crawl(source_names, stats_file=None, run_id: str | None = None, sources_
         crawler.settings.set("CLOSESPIDER_TIMEOUT", float(src.time_limit), priority="cmdline")
         crawler.signals.connect(_start_ticker, signal=signals.engine_started)
         process.crawl(crawler, source=src, report=reports[src.name], known=known,
-                      archive=WarcArchive(dw.data_dir, dw.raw_dir, src.name, run_id), dw_settings=dw)
+                      archive=WarcWriter(dw.data_dir, dw.raw_dir, src.name, run_id), dw_settings=dw)
     started = time.monotonic()
     try:
         process.start()
@@ -94,19 +94,16 @@ def run_crawl(source_names, stats_file=None, run_id: str | None = None, sources_
 def _forget_lost_sources(dw, known, names: list[str]) -> None:
     """If the index lost a source's documents (deleted, reset) the store must not keep skipping
     its pages: forget those sources so this run fetches them again."""
-    from elasticsearch import ApiError, TransportError
+    from indexer.archive import Archive
+    from indexer.errors import ArchiveError
 
-    from indexer.client import make_client
-    es = make_client(dw)
+    archive = Archive(dw)
     for name in names:
         if not known.count(source=name, status="indexed"):
             continue
         try:
-            if not es.indices.exists_alias(name=dw.articles_alias):
-                n = 0
-            else:
-                n = es.count(index=dw.articles_alias, query={"term": {"source": name}})["count"]
-        except (ApiError, TransportError) as exc:  # the index pipeline will report the outage itself
+            n = archive.count(source=name)
+        except ArchiveError as exc:  # the index pipeline will report the outage itself
             log.warning("cannot check the index for %s: %s", name, exc)
             continue
         if n == 0:

@@ -210,11 +210,12 @@ def load_schedule_sources(settings: Settings, sources_file: str | Path | None) -
 
 def start(settings: Settings, sources_file: str | Path | None = None) -> BackgroundScheduler:
     """Start the scheduler (in background threads) with its jobs synced to the sources YAML."""
-    from indexer import runs
-    from indexer.client import make_client
+    from indexer.archive import Archive
     sources, default = load_schedule_sources(settings, sources_file)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    runs.ensure_runs_index(make_client(settings), settings)   # before parallel runs record into it
+    archive = Archive(settings)
+    archive.ensure()   # before parallel runs record into it
+    archive.register_sources(s.configured() for s in sources)
     scheduler = make_scheduler(settings)
     scheduler.start(paused=True)
     try:

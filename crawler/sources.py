@@ -90,6 +90,14 @@ class Source:
         """Small picklable description for the extraction worker processes."""
         return {"name": self.name, "language": self.language}
 
+    def configured(self):
+        """What the archive's source registry keeps of this source (shown on every UI's /sources)."""
+        from indexer.source_registry import ConfiguredSource
+
+        sch = self.schedule
+        schedule = f"every {sch.interval / 60:g} min" if sch.interval else f"cron {sch.cron}"
+        return ConfiguredSource(name=self.name, language=self.language, homepage=self.homepage, schedule=schedule)
+
 
 def _schedule(raw: Any, where: str) -> Schedule:
     if not isinstance(raw, dict) or len(raw) != 1 or not ({"interval", "cron"} & set(raw)):

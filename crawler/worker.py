@@ -1,7 +1,7 @@
 """The CPU stage: extraction + enrichment of raw pages, run in a pool of worker processes.
 
 The Scrapy process only downloads, archives and writes; the heavy work (trafilatura, then
-``indexer.ingest.prepare``) happens here, in ``extract_workers`` processes forked from a
+``indexer.documents.enriched_document``) happens here, in ``extract_workers`` processes forked from a
 ``forkserver`` (a fresh interpreter: nothing of Scrapy or the reactor is inherited) that has
 imported :mod:`crawler.worker_preload`, so the dictionaries and seeds are loaded once per crawl
 process and shared by its workers. A task is small: the page bytes, the URL, the
@@ -69,7 +69,7 @@ def _init_worker(settings) -> None:
 def process_page(task: PageTask, settings=None) -> PageResult:
     """Extract and enrich one page (in a worker process, or in-process when called directly)."""
     from crawler.extract import Dropped, extract_article
-    from indexer import ingest
+    from indexer.documents import enriched_document
 
     settings = settings or _settings
     if settings is None:
@@ -82,7 +82,7 @@ def process_page(task: PageTask, settings=None) -> PageResult:
         return PageResult(task.url, dropped=result.reason, message=result.message)
     result.raw_warc, result.raw_offset, result.raw_length = task.raw_warc, task.raw_offset, task.raw_length
     try:
-        doc = ingest.prepare(result, settings)
+        doc = enriched_document(result, settings)
     except Exception as exc:  # enrichment failed on this text: keep the article un-enriched, report it
         log.warning("enrichment failed for %s: %s: %s", task.url, type(exc).__name__, exc)
         from indexer.schema import article_to_document

@@ -20,16 +20,16 @@ _SAMPLES = (
 
 def warm_up() -> None:
     from dealwatch.settings import get_settings
-    from indexer import ingest
+    from indexer.documents import enriched_document
     from indexer.schema import Article
 
     settings = get_settings()
     for lang, title, text in _SAMPLES:
         url = f"http://warm-up.invalid/{lang}"
-        ingest.prepare(Article(url=url, canonical_url=url, source="warm-up", title=title,
-                               text=" ".join([text] * 20), lang=lang), settings)
-    ingest.prepare(Article(url="http://warm-up.invalid/x", canonical_url="http://warm-up.invalid/x",
-                           source="warm-up", title="", text=_SAMPLES[0][2] * 5), settings)  # language detection
+        enriched_document(Article(url=url, canonical_url=url, source="warm-up", title=title,
+                                  text=" ".join([text] * 20), lang=lang), settings)
+    enriched_document(Article(url="http://warm-up.invalid/x", canonical_url="http://warm-up.invalid/x",
+                              source="warm-up", title="", text=_SAMPLES[0][2] * 5), settings)  # language detection
 
 
 try:

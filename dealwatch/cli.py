@@ -1,42 +1,35 @@
-"""The `dealwatch` command line: one group whose subcommands come from each package.
+"""The `dealwatch` command line: one group, its subcommands wired here, read top to bottom.
 
-Each package keeps its own commands next to its code (``crawler/commands.py``,
-``indexer/commands.py``, ``search_ui/commands.py``, ``dealwatch/demo.py``); this module only
-assembles them, sets up logging and turns expected errors into clear one-line messages.
+Each package keeps its commands next to its code in its own ``cli.py``; this module adds them
+to the group explicitly, sets up logging, and turns the expected failures into one clear line
+and an exit code (the only place that does): an archive that cannot answer (2), a local node
+that cannot start (2).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
 import click
 
 from dealwatch.settings import get_settings
+from indexer.errors import ArchiveError, BadQuery
+from indexer.node import NodeError
 
-# module path -> attribute holding a click command or group (registered in this order)
-COMMAND_MODULES = (
-    "indexer.commands",          # es start|stop|status
-    "crawler.commands",          # reextract, demo-sites
-    "crawler.jobs_commands",     # crawl, schedule, status
-    "indexer.enrich.commands",   # analyze, reenrich
-    "search_ui.commands",        # search, serve, export
-    "dealwatch.demo",            # demo (the quickstart's main job)
-    "bench.commands",            # bench
-)
+EXIT_USAGE = 2
 
 
 class FriendlyGroup(click.Group):
     """Shows expected failures (missing Java, unreachable cluster, bad query) without a traceback."""
 
     def invoke(self, ctx: click.Context):
-        from indexer.node import NodeError
         try:
             return super().invoke(ctx)
-        except NodeError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
+        except (NodeError, ArchiveError) as exc:
+            prefix = "bad query" if isinstance(exc, BadQuery) else "error"
+            click.secho(f"{prefix}: {exc}", fg="red", err=True)
+            sys.exit(EXIT_USAGE)
 
 
 @click.group(cls=FriendlyGroup)
@@ -50,16 +43,33 @@ def main(verbose: int) -> None:
     get_settings()
 
 
-def _register() -> None:
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if module_name.startswith(exc.name or "\0"):  # package not written yet
-                continue
-            raise
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
+def _add(commands) -> None:
+    for command in commands:
+        main.add_command(command)
 
 
-_register()
+# the quickstart
+from dealwatch import demo  # noqa: E402
+
+_add(demo.COMMANDS)                 # demo, down
+
+# the archive: the local node, enrichment
+from indexer import cli as indexer_cli  # noqa: E402
+
+_add(indexer_cli.COMMANDS)          # es start|stop|status, analyze, reenrich
+
+# crawling: runs, the scheduler, re-extraction
+from crawler import commands as crawler_commands, jobs_commands  # noqa: E402
+
+_add(jobs_commands.COMMANDS)        # crawl, schedule, status
+_add(crawler_commands.COMMANDS)     # reextract
+
+# searching: the terminal, the exports, the web UI
+from search_ui import cli as search_cli  # noqa: E402
+
+_add(search_cli.COMMANDS)           # search, export, serve
+
+# measuring
+from bench import cli as bench_cli  # noqa: E402
+
+_add(bench_cli.COMMANDS)            # bench

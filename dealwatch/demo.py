@@ -17,8 +17,8 @@ import click
 
 from dealwatch import services
 from dealwatch.settings import get_settings
-from indexer import node, store
-from indexer.client import make_client
+from indexer import node
+from indexer.archive import Archive
 
 
 def _dealwatch_argv(*args: str) -> list[str]:
@@ -37,8 +37,8 @@ def demo(no_ui: bool) -> None:
         click.echo("    " + node.start(settings).describe())
     else:
         click.echo(f"1/4 Elasticsearch: using the cluster at {settings.es_url}")
-    es = make_client(settings)
-    store.ensure_index(es, settings)
+    archive = Archive(settings)
+    archive.ensure()
 
     port = settings.demo_port
     click.echo(f"2/4 Demo sites: serving seeds/demo on 127.0.0.2–127.0.0.5 port {port}…")
@@ -54,7 +54,8 @@ def demo(no_ui: bool) -> None:
     sources_file = write_sources_file(settings.state_dir / "demo-sources.yaml", port)
     crawl.main(["--sources-file", str(sources_file)], standalone_mode=False)
 
-    total = store.count(es, settings)
+    archive.refresh()
+    total = archive.count()
     if no_ui:
         click.echo(f"Archive: {total} articles in '{settings.articles_alias}' ({time.monotonic() - started:.0f}s)")
         return

@@ -8,7 +8,6 @@ demo``) can find, reuse or stop it. Elasticsearch has its own lifecycle in index
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from dealwatch.processes import is_group_leader, read_pid_file, terminate
 from dealwatch.settings import Settings
 
 
@@ -28,12 +28,7 @@ def _pid_file(settings: Settings, name: str) -> Path:
 
 
 def running_pid(settings: Settings, name: str) -> int | None:
-    try:
-        pid = int(_pid_file(settings, name).read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
+    return read_pid_file(_pid_file(settings, name))
 
 
 def start(settings: Settings, name: str, argv: list[str], ready_url: str, timeout: float = 60.0) -> int:
@@ -67,33 +62,9 @@ def stop(settings: Settings, name: str, timeout: float = 15.0) -> bool:
     if not pid:
         _pid_file(settings, name).unlink(missing_ok=True)
         return False
-    terminate(pid, timeout, group=_is_group_leader(pid))
+    terminate(pid, timeout, group=is_group_leader(pid))
     _pid_file(settings, name).unlink(missing_ok=True)
     return True
-
-
-def terminate(pid: int, timeout: float, group: bool = False) -> bool:
-    """SIGTERM (to its process group when ``group``), wait up to ``timeout``, then SIGKILL.
-
-    Returns True when the process ended by itself within the time.
-    """
-    os.killpg(pid, signal.SIGTERM) if group else os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    os.killpg(pid, signal.SIGKILL) if group else os.kill(pid, signal.SIGKILL)
-    return False
-
-
-def _is_group_leader(pid: int) -> bool:
-    try:
-        return os.getpgid(pid) == pid
-    except OSError:
-        return False
 
 
 def _answers(url: str) -> bool:

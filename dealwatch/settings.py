@@ -70,6 +70,8 @@ class Settings:
     es_start_timeout: float = 180.0
     es_dir: Path | None = None      # node data/logs/config; default <data_dir>/elasticsearch
     index_prefix: str = ""          # tests use their own prefix on the same node
+    es_request_timeout: float = 30.0  # seconds per request (long-running jobs)
+    es_max_retries: int = 3           # retries of a request on another node / after a timeout
     bulk_chunk_size: int = 500
 
     # --- crawling ----------------------------------------------------------------
@@ -175,6 +177,10 @@ class Settings:
     @property
     def versions_index(self) -> str:
         return f"{self.index_prefix}article-versions"
+
+    @property
+    def sources_index(self) -> str:
+        return f"{self.index_prefix}sources"
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

@@ -1,16 +1,23 @@
-"""The Elasticsearch client, built from settings (local node or an existing cluster)."""
+"""The Elasticsearch client, built from settings (the local node or an existing cluster).
+
+Only :class:`indexer.archive.Archive` (and the benchmarks, which measure Elasticsearch itself)
+build one.
+"""
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from elasticsearch import Elasticsearch
 
 from dealwatch.settings import Settings
 
 
-def make_client(settings: Settings, request_timeout: float = 30.0) -> Elasticsearch:
-    kwargs: dict = {"request_timeout": request_timeout, "retry_on_timeout": True, "max_retries": 3}
+def make_client(settings: Settings, request_timeout: float | None = None,
+                max_retries: int | None = None) -> Elasticsearch:
+    kwargs: dict = {
+        "request_timeout": settings.es_request_timeout if request_timeout is None else request_timeout,
+        "retry_on_timeout": True,
+        "max_retries": settings.es_max_retries if max_retries is None else max_retries,
+    }
     if settings.es_api_key:
         kwargs["api_key"] = settings.es_api_key
     elif settings.es_username:
@@ -18,9 +25,3 @@ def make_client(settings: Settings, request_timeout: float = 30.0) -> Elasticsea
     if settings.es_ca_certs:
         kwargs["ca_certs"] = settings.es_ca_certs
     return Elasticsearch(settings.effective_es_url, **kwargs)
-
-
-@lru_cache(maxsize=8)
-def cached_client(settings: Settings) -> Elasticsearch:
-    """One client per settings object for long-running processes (UI, crawler pipeline)."""
-    return make_client(settings)

@@ -1,6 +1,6 @@
 """Export every match of a search, streamed: point-in-time + search_after, constant memory.
 
-The same :class:`indexer.query.SearchRequest` that drives a results page drives the export,
+The same :class:`indexer.query.SearchParams` that drive a results page drive the export,
 so the CSV from the web page, from ``/api/export.csv`` and from ``dealwatch export`` hold the
 same rows, and their number equals the search's total. Rows are produced page by page from a
 point in time (a consistent view of the index while it changes), so memory does not grow with
@@ -16,13 +16,10 @@ import csv
 import io
 import json
 import logging
-from dataclasses import replace
 from typing import Any, Iterator
 
-from elasticsearch import Elasticsearch
-
-from dealwatch.settings import Settings
-from indexer import query as q
+from indexer.archive import Archive
+from indexer.query import SearchParams
 
 log = logging.getLogger(__name__)
 
@@ -31,49 +28,12 @@ COLUMNS = ("published_at", "title", "source", "url", "lang", "relevance", "entit
 EXPORT_SOURCE = ["id", "published_at", "title", "source", "url", "lang", "relevance_score", "entity_names",
                  "authors", "description", "cluster_id"]
 PAGE_SIZE = 500                  # hits per search_after page (bounded memory: texts are read)
-PIT_KEEP_ALIVE = "2m"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(cell: str) -> str:
     """A cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection)."""
     return "'" + cell if cell.startswith(_FORMULA_START) else cell
-
-
-def scan(es: Elasticsearch, settings: Settings, req: q.SearchRequest,
-         page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
-    """Every matching hit (no collapsing, newest first), read through a point in time."""
-    req = replace(req, page=1, size=1)
-    q.parse_query(req.q)  # raise QuerySyntaxError before anything is opened
-    query = q.build_query(req)
-    # the snippet is the summary or the start of the text: highlighting every match costs ten
-    # times more than reading the text, and the export is about all rows, fast
-    source = [*EXPORT_SOURCE, "text"]
-    pit = es.open_point_in_time(index=settings.articles_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
-    try:
-        search_after = None
-        while True:
-            body: dict[str, Any] = {
-                "size": page_size, "query": query, "_source": source,
-                "pit": {"id": pit, "keep_alive": PIT_KEEP_ALIVE},
-                "sort": [{"published_at": {"order": "desc", "missing": "_last"}}, {"_shard_doc": "asc"}],
-                "track_total_hits": False,
-            }
-            if search_after is not None:
-                body["search_after"] = search_after
-            resp = es.search(**body)
-            pit = resp.get("pit_id", pit)
-            hits = resp["hits"]["hits"]
-            for h in hits:
-                yield h
-            if len(hits) < page_size:
-                return
-            search_after = hits[-1]["sort"]
-    finally:
-        try:
-            es.close_point_in_time(id=pit)
-        except Exception as exc:  # noqa: BLE001 - the export is complete; a stale PIT expires by itself
-            log.warning("could not close point in time: %s", exc)
 
 
 def _lead(text: str, size: int) -> str:
@@ -100,13 +60,18 @@ def row_of(hit: dict[str, Any], snippet_size: int = 240) -> dict[str, str]:
     }
 
 
-def rows(es: Elasticsearch, settings: Settings, req: q.SearchRequest,
-         page_size: int = PAGE_SIZE) -> Iterator[dict[str, str]]:
-    for hit in scan(es, settings, req, page_size=page_size):
+def scan(archive: Archive, params: SearchParams, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
+    """Every matching hit (no collapsing, newest first). The snippet is the summary or the start
+    of the text: highlighting every match costs ten times more than reading the text."""
+    yield from archive.scan_matching(params, [*EXPORT_SOURCE, "text"], page_size=page_size)
+
+
+def rows(archive: Archive, params: SearchParams, page_size: int = PAGE_SIZE) -> Iterator[dict[str, str]]:
+    for hit in scan(archive, params, page_size=page_size):
         yield row_of(hit)
 
 
-def csv_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest, bom: bool = False,
+def csv_chunks(archive: Archive, params: SearchParams, bom: bool = False,
                rows_per_chunk: int = 200, page_size: int = PAGE_SIZE) -> Iterator[str]:
     """The CSV as text chunks: header first (so the first bytes leave at once), then rows."""
     buf = io.StringIO()
@@ -118,7 +83,7 @@ def csv_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest, bom:
     buf.seek(0)
     buf.truncate()
     n = 0
-    for row in rows(es, settings, req, page_size=page_size):
+    for row in rows(archive, params, page_size=page_size):
         writer.writerow([neutralise(row[c]) for c in COLUMNS])
         n += 1
         if n % rows_per_chunk == 0:
@@ -129,11 +94,11 @@ def csv_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest, bom:
         yield buf.getvalue()
 
 
-def jsonl_chunks(es: Elasticsearch, settings: Settings, req: q.SearchRequest,
+def jsonl_chunks(archive: Archive, params: SearchParams,
                  rows_per_chunk: int = 200, page_size: int = PAGE_SIZE) -> Iterator[str]:
     """JSON Lines: one object per article, the CSV's columns plus the article id."""
     lines: list[str] = []
-    for hit in scan(es, settings, req, page_size=page_size):
+    for hit in scan(archive, params, page_size=page_size):
         row: dict[str, Any] = {"id": hit.get("_source", {}).get("id") or hit["_id"], **row_of(hit)}
         src = hit.get("_source", {})
         row["relevance"] = src.get("relevance_score")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from dealwatch.services import terminate
+from dealwatch.processes import read_pid_file, terminate
 from dealwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -211,17 +211,7 @@ def _pid_file(settings: Settings) -> Path:
 
 
 def _read_pid(settings: Settings) -> int | None:
-    try:
-        pid = int(_pid_file(settings).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return pid
+    return read_pid_file(_pid_file(settings))
 
 
 def _probe(url: str, timeout: float = 2.0) -> dict | None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
+
+from dealwatch.dates import to_iso, utcnow
 
 SCHEMA_VERSION = 1  # bump when the mapping changes; a new index articles-v<N> is built
 
@@ -112,18 +114,6 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha1(norm.encode("utf-8")).hexdigest()
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat()
-
-
 @dataclass
 class Article:
     """What the crawler hands to the indexer: one extracted article page."""
@@ -150,8 +140,8 @@ class Article:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["published_at"] = iso(self.published_at)
-        d["crawled_at"] = iso(self.crawled_at)
+        d["published_at"] = to_iso(self.published_at)
+        d["crawled_at"] = to_iso(self.crawled_at)
         return d
 
 
@@ -171,9 +161,9 @@ def article_to_document(article: Article, enrichment: dict[str, Any] | None = No
         "description": article.description or None,
         "text": article.text,
         "authors": list(article.authors),
-        "published_at": iso(article.published_at),
-        "crawled_at": iso(article.crawled_at),
-        "updated_at": iso(article.crawled_at),
+        "published_at": to_iso(article.published_at),
+        "crawled_at": to_iso(article.crawled_at),
+        "updated_at": to_iso(article.crawled_at),
         "lang": article.lang or None,
         "word_count": len(article.text.split()),
         "content_hash": content_hash(article.title, article.text),

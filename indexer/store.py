@@ -1,4 +1,4 @@
-"""Elasticsearch storage: the versioned index template, the alias, and idempotent bulk writes.
+"""Elasticsearch storage: the versioned index template, the alias, idempotent bulk writes, scans.
 
 Index layout: the template ``<prefix>articles-template`` (version = schema version) applies
 the mapping from :mod:`indexer.schema` to ``<prefix>articles-v*``; the alias
@@ -7,14 +7,17 @@ through the alias, so a new mapping means: build ``articles-v<N+1>``, reindex, m
 
 Writes are idempotent: the document id is derived from the canonical URL. When an article's
 content hash changes, the previous text goes to ``<prefix>article-versions`` (with its dates
-and version number) and the searchable document becomes the new version.
+and version number) and the searchable document becomes the new version. Counts come from the
+bulk answer: a document is new or updated only once Elasticsearch acknowledged it.
+
+Only :class:`indexer.archive.Archive` calls this module; it takes the client as its first argument.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
@@ -41,6 +44,9 @@ VERSIONS_MAPPING = {
     },
 }
 
+MAX_MESSAGES = 20                  # error messages kept for reports (every failed id is kept)
+PIT_KEEP_ALIVE = "2m"
+
 
 def concrete_index(settings: Settings, version: int = schema.SCHEMA_VERSION) -> str:
     return f"{settings.articles_alias}-v{version}"
@@ -62,47 +68,86 @@ def ensure_index(es: Elasticsearch, settings: Settings) -> str:
     )
     index = concrete_index(settings)
     if not es.indices.exists(index=index):
-        es.indices.create(index=index, aliases={settings.articles_alias: {"is_write_index": True}})
+        es.options(ignore_status=400).indices.create(
+            index=index, aliases={settings.articles_alias: {"is_write_index": True}})
         log.info("created index %s behind alias %s", index, settings.articles_alias)
     elif not es.indices.exists_alias(name=settings.articles_alias, index=index):
         es.indices.put_alias(index=index, name=settings.articles_alias, is_write_index=True)
     if not es.indices.exists(index=settings.versions_index):
-        es.indices.create(index=settings.versions_index,
-                          settings={"number_of_shards": 1, "number_of_replicas": 0},
-                          mappings=VERSIONS_MAPPING)
+        es.options(ignore_status=400).indices.create(
+            index=settings.versions_index, settings={"number_of_shards": 1, "number_of_replicas": 0},
+            mappings=VERSIONS_MAPPING)
     return index
 
 
-def drop_all(es: Elasticsearch, settings: Settings) -> None:
-    """Delete every index and the template of this prefix (tests, `dealwatch reset`)."""
+def drop_all(es: Elasticsearch, settings: Settings, extra_patterns: Iterable[str] = ()) -> list[str]:
+    """Delete every index and the template of this prefix (tests, benchmarks). Returns the names."""
     # destructive actions need concrete names (action.destructive_requires_name): resolve first
-    patterns = [f"{settings.articles_alias}-v*", settings.versions_index, settings.runs_index]
+    patterns = [f"{settings.articles_alias}-v*", settings.versions_index, settings.runs_index,
+                settings.sources_index, *extra_patterns]
     names = list(es.indices.get(index=",".join(patterns), expand_wildcards="all", ignore_unavailable=True,
                                 allow_no_indices=True))
     if names:
         es.indices.delete(index=",".join(names))
     es.options(ignore_status=404).indices.delete_index_template(name=template_name(settings))
+    return names
 
 
 @dataclass
 class WriteResult:
+    """What a bulk write did, from Elasticsearch's answer: counts, and every document not written."""
+
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)        # the first 20 messages, for reports
-    failed_ids: set[str] = field(default_factory=set)       # every article id that was not written
+    failures: dict[str, str] = field(default_factory=dict)    # document id -> why it was not written
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def failed_ids(self) -> set[str]:
+        return set(self.failures)
+
+    @property
+    def errors(self) -> list[str]:
+        """The first :data:`MAX_MESSAGES` failures as ``id: message`` lines, for reports."""
+        return [f"{i}: {m}" for i, m in list(self.failures.items())[:MAX_MESSAGES]]
 
     def add(self, other: "WriteResult") -> None:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
-        self.failed += other.failed
-        self.failed_ids |= other.failed_ids
-        self.errors.extend(other.errors[: max(0, 20 - len(self.errors))])
+        self.failures.update(other.failures)
 
     def as_dict(self) -> dict[str, int]:
         return {"new": self.new, "updated": self.updated, "unchanged": self.unchanged, "failed": self.failed}
+
+
+def bulk(es: Elasticsearch, settings: Settings, actions: list[dict[str, Any]],
+         refresh: bool | str = False) -> tuple[set[str], dict[tuple[str, str], str]]:
+    """Run bulk actions; returns (ids acknowledged, {(index, id): error} of those refused).
+
+    The one collector of bulk errors: a refused item is named with its own id and reason.
+    """
+    ok_ids: set[str] = set()
+    failed: dict[tuple[str, str], str] = {}
+    if not actions:
+        return ok_ids, failed
+    for ok, item in streaming_bulk(es, actions, chunk_size=settings.bulk_chunk_size, max_retries=3,
+                                   initial_backoff=1, raise_on_error=False, raise_on_exception=False,
+                                   refresh=refresh):
+        op = next(iter(item.values()))
+        key = (str(op.get("_index") or ""), str(op.get("_id") or ""))
+        if ok:
+            ok_ids.add(key[1])
+        else:
+            error = op.get("error")
+            if isinstance(error, dict):
+                error = f"{error.get('type')}: {error.get('reason')}"
+            failed[key] = str(error or op.get("exception") or f"status {op.get('status')}")
+    return ok_ids, failed
 
 
 _PREVIOUS_FIELDS = ["content_hash", "version", "crawled_at", "updated_at", "title", "text", "url",
@@ -115,7 +160,8 @@ def write_documents(es: Elasticsearch, settings: Settings, docs: Iterable[dict[s
 
     Same content hash as stored: unchanged (no write). New id: version 1. Changed text: the
     old text is archived in the versions index, the new document gets version + 1 and keeps
-    the first ``crawled_at``.
+    the first ``crawled_at``. An article counts as new or updated only when its write was
+    acknowledged; when its old version could not be archived, the article is not rewritten.
     """
     result = WriteResult()
     batch: dict[str, dict[str, Any]] = {}
@@ -129,66 +175,86 @@ def write_documents(es: Elasticsearch, settings: Settings, docs: Iterable[dict[s
         if d.get("found"):
             previous[d["_id"]] = d["_source"]
 
-    actions: list[dict[str, Any]] = []
+    version_actions: list[dict[str, Any]] = []
+    article_actions: list[dict[str, Any]] = []
+    kind: dict[str, str] = {}
     for doc_id, doc in batch.items():
         old = previous.get(doc_id)
         if old is None:
             doc["version"] = 1
-            actions.append({"_op_type": "index", "_index": settings.articles_alias, "_id": doc_id, "_source": doc})
-            result.new += 1
-            continue
-        if old.get("content_hash") == doc["content_hash"]:
+            kind[doc_id] = "new"
+        elif old.get("content_hash") == doc["content_hash"]:
             result.unchanged += 1
             continue
-        old_version = int(old.get("version") or 1)
-        actions.append({
-            "_op_type": "index", "_index": settings.versions_index, "_id": f"{doc_id}-{old_version}",
-            "_source": {
-                "article_id": doc_id, "version": old_version, "title": old.get("title"), "text": old.get("text"),
-                "content_hash": old.get("content_hash"),
-                "valid_from": old.get("updated_at") or old.get("crawled_at"),
-                "valid_to": doc.get("crawled_at"), "url": old.get("url"),
-                "raw_warc": old.get("raw_warc"), "raw_offset": old.get("raw_offset"),
-                "raw_length": old.get("raw_length"),
-            },
-        })
-        doc["version"] = old_version + 1
-        doc["updated_at"] = doc.get("crawled_at")
-        if old.get("crawled_at"):
-            doc["crawled_at"] = old["crawled_at"]
-        actions.append({"_op_type": "index", "_index": settings.articles_alias, "_id": doc_id, "_source": doc})
-        result.updated += 1
+        else:
+            old_version = int(old.get("version") or 1)
+            version_actions.append({
+                "_op_type": "index", "_index": settings.versions_index, "_id": f"{doc_id}-{old_version}",
+                "_source": {
+                    "article_id": doc_id, "version": old_version, "title": old.get("title"), "text": old.get("text"),
+                    "content_hash": old.get("content_hash"),
+                    "valid_from": old.get("updated_at") or old.get("crawled_at"),
+                    "valid_to": doc.get("crawled_at"), "url": old.get("url"),
+                    "raw_warc": old.get("raw_warc"), "raw_offset": old.get("raw_offset"),
+                    "raw_length": old.get("raw_length"),
+                },
+            })
+            doc["version"] = old_version + 1
+            doc["updated_at"] = doc.get("crawled_at")
+            if old.get("crawled_at"):
+                doc["crawled_at"] = old["crawled_at"]
+            kind[doc_id] = "updated"
+        article_actions.append({"_op_type": "index", "_index": settings.articles_alias, "_id": doc_id,
+                                "_source": doc})
 
-    if actions:
-        for ok, item in streaming_bulk(es, actions, chunk_size=settings.bulk_chunk_size, max_retries=3,
-                                       initial_backoff=1, raise_on_error=False, raise_on_exception=False,
-                                       refresh=refresh):
-            if not ok:
-                op = next(iter(item.values()))
-                result.failed += 1
-                if op.get("_index") != settings.versions_index:
-                    result.failed_ids.add(op.get("_id"))
-                if len(result.errors) < 20:
-                    result.errors.append(f"{op.get('_id')}: {op.get('error')}")
-    if result.failed:
-        log.error("%d documents failed to index: %s", result.failed, "; ".join(result.errors[:3]))
+    # old texts first: an article whose old version was not archived keeps its old version
+    _, version_failures = bulk(es, settings, version_actions)
+    not_archived = {vid.rsplit("-", 1)[0]: msg for (_, vid), msg in version_failures.items()}
+    for doc_id, msg in not_archived.items():
+        result.failures[doc_id] = f"its earlier version could not be kept: {msg}"
+    article_actions = [a for a in article_actions if a["_id"] not in not_archived]
+    ok_ids, failures = bulk(es, settings, article_actions, refresh=refresh)
+    for (_, doc_id), msg in failures.items():
+        result.failures[doc_id] = msg
+    for doc_id in ok_ids:
+        if kind.get(doc_id) == "new":
+            result.new += 1
+        elif kind.get(doc_id) == "updated":
+            result.updated += 1
+    if result.failures:
+        log.error("%d documents were not written: %s", result.failed, "; ".join(result.errors[:3]))
+    return result
+
+
+def update_fields(es: Elasticsearch, settings: Settings, updates: list[tuple[str, str, dict[str, Any]]],
+                  refresh: bool | str = "wait_for") -> WriteResult:
+    """Partial updates ``(index, id, fields)`` in place (re-enrichment); ``updated`` counts acknowledged ones."""
+    actions = [{"_op_type": "update", "_index": index, "_id": doc_id, "doc": fields}
+               for index, doc_id, fields in updates]
+    ok_ids, failures = bulk(es, settings, actions, refresh=refresh)
+    result = WriteResult(updated=len(ok_ids))
+    for (_, doc_id), msg in failures.items():
+        result.failures[doc_id] = msg
     return result
 
 
 def get_document(es: Elasticsearch, settings: Settings, doc_id: str) -> dict[str, Any] | None:
     try:
         return es.get(index=settings.articles_alias, id=doc_id)["_source"]
-    except NotFoundError:
+    except NotFoundError as exc:
+        if "index_not_found" in str(getattr(exc, "body", "") or ""):
+            raise
         return None
 
 
-def get_versions(es: Elasticsearch, settings: Settings, doc_id: str) -> list[dict[str, Any]]:
+def get_versions(es: Elasticsearch, settings: Settings, doc_id: str, current: dict[str, Any] | None = None
+                 ) -> list[dict[str, Any]]:
     """Earlier versions of an article, oldest first.
 
     Version ids are ``<doc_id>-<n>`` for n below the current version, so they are read with a
     real-time multi-get: an edit is visible at once, without waiting for a refresh.
     """
-    current = get_document(es, settings, doc_id)
+    current = current if current is not None else get_document(es, settings, doc_id)
     latest = int((current or {}).get("version") or 1)
     if latest <= 1 or not es.indices.exists(index=settings.versions_index):
         return []
@@ -197,5 +263,53 @@ def get_versions(es: Elasticsearch, settings: Settings, doc_id: str) -> list[dic
 
 
 def count(es: Elasticsearch, settings: Settings, query: dict | None = None) -> int:
-    es.indices.refresh(index=settings.articles_alias)
     return es.count(index=settings.articles_alias, query=query or {"match_all": {}})["count"]
+
+
+def near_duplicate_candidates(es: Elasticsearch, settings: Settings, keys: list[str],
+                              crawled_before: str | None = None, size: int = 1000) -> list[dict[str, Any]]:
+    """Archived documents sharing an LSH band key with ``keys`` (optionally crawled before a time)."""
+    if not keys:
+        return []
+    query: dict[str, Any] = {"bool": {"filter": [{"terms": {"lsh_bands": keys}}]}}
+    if crawled_before:
+        query["bool"]["filter"].append({"range": {"crawled_at": {"lt": crawled_before}}})
+    resp = es.search(index=settings.articles_alias, query=query, size=size,
+                     source_includes=["title", "text", "cluster_id", "lsh_bands"],
+                     sort=[{"crawled_at": {"order": "asc", "unmapped_type": "date"}}],
+                     ignore_unavailable=True, allow_no_indices=True)
+    out = []
+    for h in resp["hits"]["hits"]:
+        src = h["_source"]
+        src["id"] = h["_id"]
+        out.append(src)
+    return out
+
+
+def scan(es: Elasticsearch, settings: Settings, query: dict, source: list[str] | bool,
+         sort: list[dict[str, Any]], page_size: int = 500) -> Iterator[dict[str, Any]]:
+    """Every matching hit through a point in time + ``search_after``: a consistent view while the
+    index changes, constant memory, first hits before the last page is read. The one scan of the archive."""
+    pit = es.open_point_in_time(index=settings.articles_alias, keep_alive=PIT_KEEP_ALIVE)["id"]
+    try:
+        search_after = None
+        while True:
+            body: dict[str, Any] = {
+                "size": page_size, "query": query, "_source": source,
+                "pit": {"id": pit, "keep_alive": PIT_KEEP_ALIVE},
+                "sort": [*sort, {"_shard_doc": "asc"}], "track_total_hits": False,
+            }
+            if search_after is not None:
+                body["search_after"] = search_after
+            resp = es.search(**body)
+            pit = resp.get("pit_id", pit)
+            hits = resp["hits"]["hits"]
+            yield from hits
+            if len(hits) < page_size:
+                return
+            search_after = hits[-1]["sort"]
+    finally:
+        try:
+            es.close_point_in_time(id=pit)
+        except Exception as exc:  # noqa: BLE001 - the scan is over; a stale point in time expires by itself
+            log.warning("could not close point in time: %s", exc)

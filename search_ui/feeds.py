@@ -21,7 +21,7 @@ def _attr(value: str) -> str:
 
 
 def atom(result: SearchResult, *, base: str, self_url: str, html_url: str) -> str:
-    req = result.request
+    req = result.params
     title = f"DealWatch: {req.q}" if req.q else "DealWatch: newest articles"
     updated = max((h.published_at or "" for h in result.hits), default="") or datetime.now(timezone.utc).isoformat()
     parts = ['<?xml version="1.0" encoding="utf-8"?>',

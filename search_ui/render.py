@@ -1,7 +1,8 @@
-"""Presentation helpers: turn query answers into safe HTML pieces (chart, diff, marked text).
+"""Presentation helpers: turn the archive's plain answers into safe HTML pieces (highlights,
+chart, diff, marked evidence).
 
 Every function here escapes crawled text before adding its own markup, so templates may
-mark their output ``|safe``. Nothing here talks to Elasticsearch.
+mark their output ``|safe``. Nothing here talks to the archive.
 """
 
 from __future__ import annotations
@@ -13,9 +14,26 @@ from typing import Any, Iterable
 
 from markupsafe import Markup
 
-from indexer.query import Bucket, highlight_to_html
+from dealwatch.dates import parse_datetime
+from indexer.query import HL_POST, HL_PRE, Bucket, Hit, entities_of
 
-__all__ = ["highlight_html", "chart_svg", "text_with_evidence", "version_diffs", "fmt_date", "bucket_label"]
+__all__ = ["highlight_to_html", "highlight_html", "hit_json", "chart_svg", "text_with_evidence", "version_diffs",
+           "fmt_date", "bucket_label", "entities_of"]
+
+
+def highlight_to_html(text: str) -> str:
+    """Escape crawled text, then turn the highlight sentinels into <mark>: only the markers become markup."""
+    escaped = html.escape(text or "", quote=True)
+    # a fragment may end inside a marked phrase; close what is open
+    out = escaped.replace(HL_PRE, "<mark>").replace(HL_POST, "</mark>")
+    opened = out.count("<mark>") - out.count("</mark>")
+    return out + "</mark>" * max(0, opened)
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """A hit as the JSON API shows it: the plain fields plus the highlighted title and snippet as HTML."""
+    return {**hit.as_dict(), "title_html": highlight_to_html(hit.title_hl),
+            "snippet_html": highlight_to_html(hit.snippet_hl)}
 
 
 def safe_url(url: str | None) -> str:
@@ -32,10 +50,10 @@ def fmt_date(value: Any, with_time: bool = False) -> str:
     if not value:
         return ""
     if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+        parsed = parse_datetime(value)
+        if parsed is None:
             return value[:16]
+        value = parsed
     return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 

@@ -1,6 +1,6 @@
 """A small archive of hand-written articles for the search, API, export and browser tests.
 
-Articles go through the real door (``indexer.ingest.prepare`` then ``write``) into the test
+Articles go through the real door (``indexer.documents.enriched_document``, then the store) into the test
 session's index on the real node. Their enrichment (entities, relevance, cluster) is set here
 explicitly so the tests state exactly what they expect; lemma fields come from
 ``indexer.enrich.lemmas`` when ``prepare`` did not already add them.
@@ -12,7 +12,8 @@ import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from indexer import ingest, store
+from indexer import store
+from indexer.documents import enriched_document
 from indexer.schema import Article
 
 
@@ -84,7 +85,7 @@ def document_for(a: TestArticle, settings) -> dict:
     article = Article(url=a.url, canonical_url=a.url, source=a.source, title=a.title, text=a.text,
                       domain=f"{a.source}.test", lang=a.lang, published_at=a.published, authors=list(a.authors),
                       crawled_at=datetime(2024, 7, 1, tzinfo=timezone.utc))
-    doc = ingest.prepare(article, settings)
+    doc = enriched_document(article, settings)
     if "text_lemmas" not in doc:
         from indexer.enrich.lemmas import lemma_string
         doc["title_lemmas"] = lemma_string(a.title, a.lang)
@@ -110,7 +111,7 @@ def build(es, settings) -> dict[str, str]:
         _prepared.extend(document_for(a, settings) for a in ARTICLES)
     docs = [copy.deepcopy(d) for d in _prepared]
     ids = {a.key: d["id"] for a, d in zip(ARTICLES, docs)}
-    # ingest.write would re-cluster: write through the store so the clusters stay as declared
+    # Archive.write would re-cluster: write through the store so the clusters stay as declared
     result = store.write_documents(es, settings, docs, refresh="wait_for")
     assert result.failed == 0, result.errors
     return ids

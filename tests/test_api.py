@@ -82,9 +82,11 @@ def test_sources_endpoint_with_and_without_run_history(client, es, settings, arc
     body = client.get("/api/sources").json()
     by_name = {s["source"]: s for s in body["sources"]}
     assert by_name["news-en"]["articles"] == 5 and by_name["news-en"]["runs"] == []
-    runs = pytest.importorskip("indexer.runs")
     from datetime import datetime, timezone
-    runs.record_run(es, settings, runs.RunRecord(
+
+    from indexer.archive import Archive
+    from indexer.run_history import RunRecord
+    Archive(settings).record_run(RunRecord(
         run_id="r1", source="news-en", started_at=datetime(2024, 7, 1, tzinfo=timezone.utc),
         ended_at=datetime(2024, 7, 1, 0, 1, tzinfo=timezone.utc), status="partial", pages_fetched=12,
         errors={"http_404": 2}, last_error="2 pages not found",

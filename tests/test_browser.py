@@ -188,7 +188,8 @@ def test_crawled_hostile_demo_page_and_its_raw_copy_are_inert(page, base_url, es
 
     from crawler.demo_server import DemoSites
     from crawler.extract import extract_article
-    from indexer import ingest
+    from indexer.archive import Archive
+    from indexer.documents import enriched_document
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -212,7 +213,7 @@ def test_crawled_hostile_demo_page_and_its_raw_copy_are_inert(page, base_url, es
             hostile.url, "response", payload=io.BytesIO(raw_html),
             http_headers=StatusAndHeaders("200 OK", [("Content-Type", content_type)], protocol="HTTP/1.1")))
     article.raw_warc, article.raw_offset = "raw/browser-test.warc.gz", offset
-    doc = ingest.prepare(article, settings)
+    doc = enriched_document(article, settings)
     store.write_documents(es, settings, [doc], refresh="wait_for")
     try:
         page.goto(base_url + f"/articles/{doc['id']}")

@@ -1,6 +1,8 @@
 """Near-duplicates: syndicated copies of one story share a cluster id; an unrelated story does not."""
 
-from indexer import ingest, schema, store
+from indexer import schema, store
+from indexer.archive import Archive
+from indexer.documents import enriched_document
 from indexer.enrich.clusters import lsh_bands, minhash
 
 STORY = ("Facebook has asked large U.S. banks to share detailed financial information about their customers, "
@@ -34,10 +36,10 @@ def test_edited_copies_are_similar_and_share_band_keys():
 
 def test_copies_written_later_join_the_first_copys_cluster(es, fresh_index):
     s = fresh_index
-    first = ingest.prepare(article(1, STORY), s)
-    ingest.write(es, s, [first], refresh=True)
-    later = [ingest.prepare(article(2, COPY, title="Banks were asked for data"), s), ingest.prepare(article(3, OTHER), s)]
-    ingest.write(es, s, later, refresh=True)
+    first = enriched_document(article(1, STORY), s)
+    Archive(s).write([first], refresh=True)
+    later = [enriched_document(article(2, COPY, title="Banks were asked for data"), s), enriched_document(article(3, OTHER), s)]
+    Archive(s).write(later, refresh=True)
     stored = {d["id"]: store.get_document(es, s, d["id"]) for d in [first, *later]}
     assert stored[first["id"]]["cluster_id"] == first["id"]
     assert stored[later[0]["id"]]["cluster_id"] == first["id"]
@@ -46,7 +48,7 @@ def test_copies_written_later_join_the_first_copys_cluster(es, fresh_index):
 
 def test_copies_in_one_batch_share_a_cluster(es, fresh_index):
     s = fresh_index
-    docs = [ingest.prepare(article(n, t), s) for n, t in [(1, STORY), (2, OTHER), (3, COPY)]]
-    ingest.write(es, s, docs, refresh=True)
+    docs = [enriched_document(article(n, t), s) for n, t in [(1, STORY), (2, OTHER), (3, COPY)]]
+    Archive(s).write(docs, refresh=True)
     ids = [store.get_document(es, s, d["id"])["cluster_id"] for d in docs]
     assert ids == [docs[0]["id"], docs[1]["id"], docs[0]["id"]]

@@ -21,7 +21,7 @@ from crawler.canonical import canonicalize
 from crawler.demo_server import ARTICLE_PATH, DemoSites, expected_articles
 from crawler.known_urls import KnownUrls
 from crawler.reextract import reextract
-from crawler.warc import read_record
+from indexer.raw_pages import read_record
 from indexer import store
 from indexer.schema import article_id
 

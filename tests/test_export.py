@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 import search_archive as sa
 from dealwatch.cli import main as cli
-from indexer import export, query
-from indexer.client import make_client
-from indexer.query import SearchRequest
+from indexer import export
+from indexer.archive import Archive
+from indexer.query import SearchParams
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
@@ -91,15 +91,15 @@ def test_malformed_export_query_is_a_400(client):
 
 def test_scan_pages_through_a_point_in_time(es, settings, archive):
     # tiny pages: every match comes exactly once across many search_after pages
-    req = SearchRequest(relevant_only=False)
-    ids = [h["_id"] for h in export.scan(es, settings, req, page_size=3)]
-    assert len(ids) == len(set(ids)) == query.count(es, settings, req)
+    params = SearchParams(relevant_only=False)
+    ids = [h["_id"] for h in export.scan(Archive(settings), params, page_size=3)]
+    assert len(ids) == len(set(ids)) == Archive(settings).count_matching(params)
 
 
 def test_the_header_leaves_before_the_archive_is_read(settings):
     # constant-memory streaming: nothing is fetched until the consumer asks for rows
-    unreachable = make_client(settings.replace(es_url="http://127.0.0.1:9"))
-    chunks = export.csv_chunks(unreachable, settings, SearchRequest())
+    unreachable = Archive(settings.replace(es_url="http://127.0.0.1:9"))
+    chunks = export.csv_chunks(unreachable, SearchParams())
     assert next(chunks).startswith("published_at,title,source,url")
 
 

@@ -1,6 +1,8 @@
 """A lemma query finds inflected forms in the real index (documents written through indexer.ingest)."""
 
-from indexer import ingest, schema
+from indexer import schema
+from indexer.archive import Archive
+from indexer.documents import enriched_document
 from indexer.enrich.lemmas import lemma_tokens
 
 
@@ -19,13 +21,13 @@ def search_lemmas(es, settings, query: str) -> set[str]:
 
 def test_polish_lemma_queries_find_inflected_forms(es, fresh_index):
     s = fresh_index
-    docs = [ingest.prepare(a, s) for a in [
+    docs = [enriched_document(a, s) for a in [
         article(1, "Facebook i banki", "Serwis rozmawiał z bankami o dostępie do danych klienta."),
         article(2, "Raport o rynku", "Żaden z banków nie zgodził się przekazać danych klientów."),
         article(3, "Pogoda", "Jutro w Krakowie będzie padać deszcz."),
         article(4, "Banks and data", "The banks declined to share customer data.", lang="en"),
     ]]
-    assert ingest.write(es, s, docs, refresh=True).new == 4
+    assert Archive(s).write(docs, refresh=True).new == 4
     assert search_lemmas(es, s, "bank") == {"1", "2", "4"}
     assert search_lemmas(es, s, "dane klientów") == {"1", "2"}
     assert search_lemmas(es, s, "danych klienta") == {"1", "2"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 
-from indexer import query
-from indexer.query import SearchRequest
+from indexer.archive import Archive
+from indexer.query import HL_PRE, SearchParams
 
 import search_archive as sa
 
@@ -18,11 +18,11 @@ def keys(archive, result) -> set[str]:
 
 def run(es, settings, **kw):
     kw.setdefault("relevant_only", False)
-    return query.search(es, settings, SearchRequest(**kw), collapse=False)
+    return Archive(settings).search(SearchParams(**kw), collapse=False)
 
 
 def test_empty_query_lists_relevant_articles_newest_first(es, settings, archive):
-    r = query.search(es, settings, SearchRequest(), collapse=False)
+    r = Archive(settings).search(SearchParams(), collapse=False)
     assert keys(archive, r) == sa.expected(lambda a: a.relevant)
     dates = [h.published_at for h in r.hits if h.published_at]
     assert dates == sorted(dates, reverse=True)
@@ -65,7 +65,7 @@ def test_filters_combine(es, settings, archive):
     r = run(es, settings, entity_types=("bank",), langs=("en",), date_from=date(2024, 1, 1),
             date_to=date(2024, 5, 1))
     assert keys(archive, r) == {"fb-banks", "formula"}       # date_to includes the whole day
-    assert "google-office" not in keys(archive, query.search(es, settings, SearchRequest(q="google"), collapse=False))
+    assert "google-office" not in keys(archive, Archive(settings).search(SearchParams(q="google"), collapse=False))
 
 
 def test_facets_count_under_the_other_filters(es, settings, archive):
@@ -80,7 +80,7 @@ def test_facets_count_under_the_other_filters(es, settings, archive):
 
 
 def test_near_duplicates_collapse_with_a_count(es, settings, archive):
-    r = query.search(es, settings, SearchRequest(q="jpmorgan"))
+    r = Archive(settings).search(SearchParams(q="jpmorgan"))
     assert r.collapsed and r.total == 2 and len(r.hits) == 1
     assert r.hits[0].similar_count == 1
     assert r.stories == 1 and r.pages == 1
@@ -89,14 +89,16 @@ def test_near_duplicates_collapse_with_a_count(es, settings, archive):
 def test_snippets_mark_the_words_and_escape_nothing_themselves(es, settings, archive):
     r = run(es, settings, q="bank")
     hit = next(h for h in r.hits if h.id == archive["fb-pl"])
-    assert query.HL_PRE + "bank" in hit.snippet_hl.lower()  # "banki"/"banków" marked via the stem
+    assert HL_PRE + "bank" in hit.snippet_hl.lower()  # "banki"/"banków" marked via the stem
     hostile = next(h for h in run(es, settings, q="hostile").hits)
-    html = hostile.as_dict()["snippet_html"] + hostile.as_dict()["title_html"]
+    from search_ui.render import hit_json
+    html = hit_json(hostile)["snippet_html"] + hit_json(hostile)["title_html"]
     assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
 
 
 def test_histogram_counts_matches_and_all_articles(es, settings, archive):
-    interval, buckets = query.histogram(es, settings, SearchRequest(q="facebook", relevant_only=False))
+    over_time = Archive(settings).histogram(SearchParams(q="facebook", relevant_only=False))
+    interval, buckets = over_time.interval, over_time.buckets
     assert interval in ("day", "week")
     assert sum(b.count for b in buckets) == 4  # the undated article has no place on the time axis
     assert all(b.total >= b.count for b in buckets)
@@ -106,18 +108,18 @@ def test_histogram_counts_matches_and_all_articles(es, settings, archive):
 
 
 def test_count_is_the_number_of_matches(es, settings, archive):
-    assert query.count(es, settings, SearchRequest(q="citigroup", relevant_only=False)) == len(
+    assert Archive(settings).count_matching(SearchParams(q="citigroup", relevant_only=False)) == len(
         sa.expected(lambda a: "citi" in {e[0] for e in a.entities}))
 
 
 def test_entities_and_sources_views(es, settings, archive):
-    ents = {e["id"]: e for e in query.entity_list(es, settings)}
+    ents = {e["id"]: e for e in Archive(settings).entities()}
     assert ents["fb"]["articles"] == 4 and ents["fb"]["name"] == "Facebook"
-    assert [e["id"] for e in query.entity_list(es, settings, prefix="well")][:1] == ["wf"]
-    fb = query.entity_detail(es, settings, "fb")
+    assert [e["id"] for e in Archive(settings).entities(prefix="well")][:1] == ["wf"]
+    fb = Archive(settings).entity("fb")
     assert {c["id"] for c in fb["co_mentioned"]} == {"jpm", "citi"}
-    assert query.entity_detail(es, settings, "nobody-at-all") is None
-    sources = {s["source"]: s for s in query.sources_overview(es, settings)}
+    assert Archive(settings).entity("nobody-at-all") is None
+    sources = {s["source"]: s for s in Archive(settings).sources_overview()}
     assert sources["news-en"]["articles"] == 5 and sources["news-en"]["relevant_articles"] == 4
 
 

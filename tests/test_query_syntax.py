@@ -7,8 +7,12 @@ from datetime import date
 import pytest
 
 from dealwatch.settings import Settings
-from indexer.query import (And, MatchAll, Not, Or, QueryError, QuerySyntaxError, SearchRequest, Term, build_query,
-                           highlight_to_html, parse_query, request_from_params, HL_POST, HL_PRE)
+from indexer.query import HL_POST, HL_PRE, BadQuery as QueryError, QuerySyntaxError, SearchParams, parse_query
+from indexer.query.compile import build_query
+from indexer.query.language import And, MatchAll, Not, Or, Term
+from search_ui.render import highlight_to_html
+
+request_from_params = SearchParams.from_url
 
 
 def test_empty_query_matches_everything():
@@ -70,10 +74,10 @@ def test_request_from_url_parameters_round_trips():
     req = request_from_params([("q", "facebook"), ("entity", "fb"), ("entity", "jpm"), ("source", "a,b"),
                                ("lang", "en"), ("from", "2024-01-01"), ("to", "2024-12-31"), ("relevant", "0"),
                                ("sort", "newest"), ("page", "2"), ("size", "50")])
-    assert req == SearchRequest(q="facebook", entities=("fb", "jpm"), sources=("a", "b"), langs=("en",),
+    assert req == SearchParams(q="facebook", entities=("fb", "jpm"), sources=("a", "b"), langs=("en",),
                                 date_from=date(2024, 1, 1), date_to=date(2024, 12, 31), relevant_only=False,
                                 sort="newest", page=2, size=50)
-    assert request_from_params(req.to_params()) == req
+    assert request_from_params(req.to_url()) == req
 
 
 def test_relevant_only_is_the_default_and_sort_follows_the_query():
@@ -91,7 +95,7 @@ def test_relevant_only_is_the_default_and_sort_follows_the_query():
 ])
 def test_out_of_bounds_requests_are_refused_with_a_reason(params, says):
     with pytest.raises(QueryError) as err:
-        request_from_params(params).validated(Settings())
+        request_from_params(params).checked(Settings().ui_max_page_size)
     assert says in str(err.value)
 
 
@@ -104,7 +108,7 @@ def test_bad_parameter_values_are_query_errors(params, says):
 
 
 def test_filters_are_filters_of_the_query():
-    q = build_query(SearchRequest(q="bank", entities=("fb", "jpm"), langs=("en",)))
+    q = build_query(SearchParams(q="bank", entities=("fb", "jpm"), langs=("en",)))
     filters = q["bool"]["filter"]
     assert {"term": {"entity_ids": "fb"}} in filters and {"term": {"entity_ids": "jpm"}} in filters
     assert {"terms": {"lang": ["en"]}} in filters

@@ -4,8 +4,10 @@ import yaml
 from click.testing import CliRunner
 
 from dealwatch.settings import set_settings
-from indexer import ingest, schema, store
-from indexer.enrich.reenrich import reenrich
+from indexer import schema, store
+from indexer.archive import Archive
+from indexer.documents import enriched_document
+from indexer.reenrich import reenrich
 
 TEXT_1 = "Facebook asked Citigroup and Bank Zaborski for card transactions of their customers."
 TEXT_2 = "Bank Zaborskiego nie przekazał Facebookowi danych klientów, twierdzi rzecznik."
@@ -18,8 +20,8 @@ def article(n: int, text: str, lang: str) -> schema.Article:
 
 def test_reenrich_after_a_watchlist_edit_changes_the_stored_entities(es, fresh_index, tmp_path):
     s = fresh_index
-    docs = [ingest.prepare(article(1, TEXT_1, "en"), s), ingest.prepare(article(2, TEXT_2, "pl"), s)]
-    ingest.write(es, s, docs, refresh=True)
+    docs = [enriched_document(article(1, TEXT_1, "en"), s), enriched_document(article(2, TEXT_2, "pl"), s)]
+    Archive(s).write(docs, refresh=True)
     assert "Citigroup" in store.get_document(es, s, docs[0]["id"])["entity_names"]
     assert not any("Zaborski" in n for d in docs for n in store.get_document(es, s, d["id"])["entity_names"])
 
@@ -28,7 +30,7 @@ def test_reenrich_after_a_watchlist_edit_changes_the_stored_entities(es, fresh_i
         {"id": "Q380", "name": "Meta Platforms", "type": "platform", "aliases": ["Facebook"]},
         {"id": "dw:zaborski", "name": "Bank Zaborski", "type": "bank", "aliases": ["Bank Zaborski"]},
     ]}, allow_unicode=True), encoding="utf-8")
-    result = reenrich(es, s.replace(watchlist_file=edited))
+    result = reenrich(Archive(s.replace(watchlist_file=edited)))
     assert (result.scanned, result.updated, result.failed) == (2, 2, 0)
     assert result.entities_changed == 2
 
@@ -45,7 +47,7 @@ def test_reenrich_command_prints_counts(es, fresh_index):
     from dealwatch.cli import main
     s = fresh_index
     set_settings(s)
-    ingest.write(es, s, [ingest.prepare(article(3, TEXT_1, "en"), s)], refresh=True)
+    Archive(s).write([enriched_document(article(3, TEXT_1, "en"), s)], refresh=True)
     res = CliRunner().invoke(main, ["reenrich", "--source", "reenrich"])
     assert res.exit_code == 0, res.output
     assert "re-enriched 1 of 1 articles" in res.output

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from elasticsearch import BadRequestError
 
-from indexer import runs
-from indexer.runs import RunRecord
+from indexer import run_history as runs
+from indexer.run_history import RunRecord
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from crawler import jobs
-from indexer import runs
+from indexer import run_history as runs
 
 FAKE_CRAWL = textwrap.dedent('''
     import argparse, json, os, signal, sys, time

@@ -19,7 +19,7 @@ import pytest
 
 from crawler import schedule
 from dealwatch.settings import get_settings, set_settings
-from indexer import runs, store
+from indexer import run_history as runs, store
 from indexer.client import make_client
 from jobs_helpers import isolated_settings, serve_demo, write_sources
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from crawler.jobs import SourceLock, settings_environment
-from indexer import runs, store
+from indexer import run_history as runs, store
 from indexer.client import make_client
 from jobs_helpers import article_paths, isolated_settings, slow_demo_sites, write_sources
 

@@ -35,7 +35,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.canonical import url_key
 from crawler.items import PageItem
 from crawler.sources import Source
-from crawler.warc import read_record
+from indexer.raw_pages import read_record
 
 log = logging.getLogger(__name__)
 

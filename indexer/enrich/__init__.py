@@ -105,7 +105,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
 
 def enrich_document(doc: dict[str, Any], settings) -> dict[str, Any]:
     """The enrichment fields of the schema for one document (see the module docstring)."""
-    from indexer.schema import iso, utcnow
+    from dealwatch.dates import to_iso as iso, utcnow
 
     a = analyze_text(doc.get("title") or "", doc.get("text") or "", doc.get("lang"), settings)
     out: dict[str, Any] = {

@@ -2,10 +2,11 @@
 
 Each document gets a MinHash (datasketch) of its word 5-shingles; the signature is cut into
 LSH bands whose keys are stored in ``lsh_bands`` (computed with the rest of the enrichment,
-in the crawler's workers). Before a bulk write, :func:`assign_clusters` looks up earlier
-documents sharing a band key (a ``terms`` query on ``lsh_bands``) and documents earlier in
-the same batch, confirms each candidate with a MinHash Jaccard estimate, and gives the
-document the best match's cluster id - or its own id when nothing is similar enough.
+in the crawler's workers). Before a bulk write the archive looks up earlier documents sharing a
+band key (:meth:`indexer.archive.Archive.write`) and hands them to :func:`assign_clusters`, which
+also compares documents earlier in the same batch, confirms each candidate with a MinHash
+Jaccard estimate, and gives the document the best match's cluster id - or its own id when
+nothing is similar enough. Plain Python: no Elasticsearch here.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from typing import Any
 
 import numpy as np
 from datasketch import MinHash
-from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from dealwatch.settings import Settings
 from indexer.enrich.text import tokens
 
 log = logging.getLogger(__name__)
@@ -75,20 +74,23 @@ def lsh_bands(doc: dict[str, Any]) -> list[str]:
     return bands(minhash(doc_text(doc)))
 
 
-def _threshold(settings: Settings) -> float:
-    return float(getattr(settings, "near_duplicate_threshold", DEFAULT_THRESHOLD))
+def band_keys(docs: list[dict[str, Any]]) -> list[str]:
+    """Every LSH band key of a batch (computing missing ``lsh_bands`` in place): what to look up."""
+    for doc in docs:
+        if not doc.get("lsh_bands"):
+            doc["lsh_bands"] = bands(minhash(doc_text(doc)))
+    return sorted({k for d in docs for k in d.get("lsh_bands") or ()})
 
 
-def assign_clusters(es: Elasticsearch, settings: Settings, docs: list[dict[str, Any]],
-                    crawled_before: str | None = None) -> None:
+def assign_clusters(docs: list[dict[str, Any]], stored: list[dict[str, Any]],
+                    threshold: float = DEFAULT_THRESHOLD) -> None:
     """Set ``doc["cluster_id"]`` for each document (in place).
 
-    ``crawled_before`` limits the archive candidates to documents crawled before that time
-    (``reenrich`` walks the archive oldest first and only trusts what it already redid).
+    ``stored`` are archived documents sharing a band key with the batch (``id``, ``title``,
+    ``text``, ``cluster_id``, ``lsh_bands``), as :func:`band_keys` asked for.
     """
     if not docs:
         return
-    threshold = _threshold(settings)
     sigs: list[MinHash | None] = []
     for doc in docs:
         m = minhash(doc_text(doc))
@@ -96,8 +98,6 @@ def assign_clusters(es: Elasticsearch, settings: Settings, docs: list[dict[str, 
         if not doc.get("lsh_bands"):
             doc["lsh_bands"] = bands(m)
     batch_ids = {d["id"] for d in docs}
-    keys = sorted({k for d in docs for k in d.get("lsh_bands") or ()})
-    stored = _stored_candidates(es, settings, keys, crawled_before) if keys else []
     stored_sigs = {c["id"]: minhash(doc_text(c)) for c in stored}
     by_band: dict[str, list[dict[str, Any]]] = {}
     for c in stored:
@@ -132,24 +132,3 @@ def assign_clusters(es: Elasticsearch, settings: Settings, docs: list[dict[str, 
                     best_id, best_j = other["cluster_id"], j
         doc["cluster_id"] = best_id or doc["id"]
         done.append((doc, sig))
-
-
-def _stored_candidates(es: Elasticsearch, settings: Settings, keys: list[str],
-                       crawled_before: str | None) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {"bool": {"filter": [{"terms": {"lsh_bands": keys}}]}}
-    if crawled_before:
-        query["bool"]["filter"].append({"range": {"crawled_at": {"lt": crawled_before}}})
-    out: list[dict[str, Any]] = []
-    try:
-        resp = es.search(index=settings.articles_alias, query=query, size=1000,
-                         source_includes=["title", "text", "cluster_id", "lsh_bands"],
-                         sort=[{"crawled_at": {"order": "asc", "unmapped_type": "date"}}],
-                         ignore_unavailable=True, allow_no_indices=True)
-    except (ApiError, TransportError) as exc:  # the write goes on; each doc becomes its own cluster
-        log.warning("near-duplicate lookup failed (%s); documents keep their own cluster ids", exc)
-        return out
-    for h in resp["hits"]["hits"]:
-        src = h["_source"]
-        src["id"] = h["_id"]
-        out.append(src)
-    return out

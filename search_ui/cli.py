@@ -1,7 +1,8 @@
 """Commands of the search face: `dealwatch search`, `dealwatch serve`, `dealwatch export`.
 
-They parse options into the same :class:`indexer.query.SearchRequest` the web app builds from
-a URL, so a search on the terminal, on the page and in an export give the same articles.
+They build the same :class:`indexer.query.SearchParams` the web app builds from a URL, so a
+search on the terminal, on the page and in an export give the same articles. Archive errors
+(unreachable, no index, bad query) reach the CLI's one handler in ``dealwatch/cli.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import click
 
 from dealwatch.settings import get_settings
-from indexer import query as q
+from indexer.query import HL_POST, HL_PRE, SORTS, SearchParams, strip_highlight
 
 
 def _filter_options(fn):
@@ -32,44 +33,23 @@ def _filter_options(fn):
     return fn
 
 
-def _request(query: str, entities, entity_types, sources, langs, date_from, date_to, all_articles,
-             sort: str = "", size: int = 10) -> q.SearchRequest:
-    params: list[tuple[str, str]] = [("q", query), ("from", date_from), ("to", date_to),
-                                     ("relevant", "0" if all_articles else "1"), ("sort", sort), ("size", str(size))]
-    params += [("entity", e) for e in entities] + [("type", t) for t in entity_types]
-    params += [("source", s) for s in sources] + [("lang", x) for x in langs]
-    return q.request_from_params(params)
-
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(2)
-
-
-def _archive_errors():
-    """The expected failures of talking to the archive, as (exception types, message maker)."""
-    from elastic_transport import ConnectionError as ESConnectionError
-    from elasticsearch import NotFoundError
-
-    def message(exc: Exception) -> str:
-        settings = get_settings()
-        if isinstance(exc, NotFoundError):
-            return (f"no articles index '{settings.articles_alias}' yet: crawl something first "
-                    "(`dealwatch demo` or `dealwatch crawl`)")
-        return f"Elasticsearch is not reachable at {settings.effective_es_url}: start it with `dealwatch es start`"
-    return (ESConnectionError, NotFoundError), message
+def _params(query: str, entities, entity_types, sources, langs, date_from, date_to, all_articles,
+            sort: str = "", size: int = 10) -> SearchParams:
+    return SearchParams.parse({"q": query, "entities": entities, "entity_types": entity_types, "sources": sources,
+                               "langs": langs, "date_from": date_from, "date_to": date_to,
+                               "relevant_only": not all_articles, "sort": sort, "size": size})
 
 
 def _terminal_highlight(text: str) -> str:
-    return text.replace(q.HL_PRE, "\x1b[1;33m").replace(q.HL_POST, "\x1b[0m") if sys.stdout.isatty() \
-        else text.replace(q.HL_PRE, "[").replace(q.HL_POST, "]")
+    return text.replace(HL_PRE, "\x1b[1;33m").replace(HL_POST, "\x1b[0m") if sys.stdout.isatty() \
+        else text.replace(HL_PRE, "[").replace(HL_POST, "]")
 
 
 @click.command("search")
 @click.argument("query", required=False, default="")
 @_filter_options
 @click.option("-n", "--limit", default=10, show_default=True, help="How many hits to print.")
-@click.option("--sort", type=click.Choice(q.SORTS), default=None, help="Default: relevance with a query, else newest.")
+@click.option("--sort", type=click.Choice(SORTS), default=None, help="Default: relevance with a query, else newest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer instead.")
 def search_command(query, entities, entity_types, sources, langs, date_from, date_to, all_articles, limit, sort,
                    as_json):
@@ -82,38 +62,33 @@ def search_command(query, entities, entity_types, sources, langs, date_from, dat
     """
     import json
 
-    from indexer.client import make_client
+    from indexer.archive import Archive
 
     settings = get_settings()
-    archive_errors, archive_message = _archive_errors()
-    try:
-        req = _request(query, entities, entity_types, sources, langs, date_from, date_to, all_articles,
-                       sort or "", max(1, min(limit, settings.ui_max_page_size)))
-        result = q.search(make_client(settings), settings, req, facets=as_json)
-    except q.QueryError as exc:
-        _fail(str(exc))
-        return
-    except archive_errors as exc:
-        _fail(archive_message(exc))
-        return
+    params = _params(query, entities, entity_types, sources, langs, date_from, date_to, all_articles,
+                     sort or "", max(1, min(limit, settings.ui_max_page_size)))
+    result = Archive(settings).search(params, facets=as_json)
     if as_json:
-        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        from search_ui.render import hit_json
+
+        body = {**result.as_dict(), "hits": [hit_json(h) for h in result.hits]}
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
-    shown = "relevant articles" if req.relevant_only else "articles"
+    shown = "relevant articles" if params.relevant_only else "articles"
     noun = shown if result.total != 1 else shown[:-1]
     click.echo(f"{result.total} {noun} found"
                + (f" (showing {len(result.hits)})" if result.total > len(result.hits) else ""))
     for i, h in enumerate(result.hits, 1):
         date = (h.published_at or "")[:10] or "no date"
         click.echo("")
-        click.secho(f"{i}. {q.strip_highlight(h.title_hl)}", bold=True)
+        click.secho(f"{i}. {strip_highlight(h.title_hl)}", bold=True)
         extra = f" · +{h.similar_count} similar" if h.similar_count else ""
         click.echo(f"   {h.source} · {date} · {h.lang or '?'}{extra}")
         click.echo(f"   {h.url}")
         snippet = " ".join(h.snippet_hl.split())
         if snippet:
             click.echo(f"   {_terminal_highlight(snippet[:400])}")
-    if not req.relevant_only or result.total:
+    if not params.relevant_only or result.total:
         return
     click.echo("(only relevant articles are searched; add --all to search everything)")
 
@@ -130,35 +105,29 @@ def export_command(query, entities, entity_types, sources, langs, date_from, dat
                    bom):
     """Export ALL articles matching QUERY and the filters as CSV or JSON Lines (streamed, no limit)."""
     from indexer import export
-    from indexer.client import make_client
+    from indexer.archive import Archive
+    from indexer.errors import ArchiveError
 
     settings = get_settings()
-    archive_errors, archive_message = _archive_errors()
     fmt = fmt or ("jsonl" if output and output.suffix in (".jsonl", ".ndjson") else "csv")
+    params = _params(query, entities, entity_types, sources, langs, date_from, date_to, all_articles)
+    archive = Archive(settings)
+    chunks = export.csv_chunks(archive, params, bom=bom) if fmt == "csv" else export.jsonl_chunks(archive, params)
+    started = time.monotonic()
+    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    n = 0
     try:
-        req = _request(query, entities, entity_types, sources, langs, date_from, date_to, all_articles)
-        q.parse_query(req.q)
-        es = make_client(settings)
-        chunks = export.csv_chunks(es, settings, req, bom=bom) if fmt == "csv" \
-            else export.jsonl_chunks(es, settings, req)
-        started = time.monotonic()
-        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-        n = 0
-        try:
-            for chunk in chunks:
-                out.write(chunk)
-                n += chunk.count("\n") if fmt == "jsonl" else 0
-        finally:
-            if output:
-                out.close()
-    except q.QueryError as exc:
-        _fail(str(exc))
-        return
-    except archive_errors as exc:
-        if output and output.exists():
-            output.unlink()  # no half-written file that looks like a result
-        _fail(archive_message(exc))
-        return
+        for chunk in chunks:
+            out.write(chunk)
+            n += chunk.count("\n") if fmt == "jsonl" else 0
+    except ArchiveError:
+        if output:
+            out.close()
+            output.unlink(missing_ok=True)  # no half-written file that looks like a result
+        raise
+    finally:
+        if output and not out.closed:
+            out.close()
     if output:
         if fmt == "csv":
             with open(output, encoding="utf-8-sig", newline="") as fh:

@@ -1,4 +1,9 @@
-"""Commands of the enrichment: ``dealwatch analyze`` and ``dealwatch reenrich``."""
+"""Commands of the indexer: the local Elasticsearch node, enrichment over text and over the archive.
+
+``dealwatch es start|stop|status``, ``dealwatch analyze`` (enrichment of any text, no archive)
+and ``dealwatch reenrich`` (enrichment again over the stored archive). Archive errors reach
+the CLI's one handler in ``dealwatch/cli.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,38 @@ import sys
 import click
 
 from dealwatch.settings import get_settings
+
+
+@click.group("es")
+def es_group() -> None:
+    """Manage the local Elasticsearch node (unless DEALWATCH_ES_URL names a cluster)."""
+
+
+@es_group.command("start")
+def es_start() -> None:
+    """Download (once), start and wait for the local node."""
+    from indexer import node
+
+    click.echo(node.start(get_settings()).describe())
+
+
+@es_group.command("stop")
+def es_stop() -> None:
+    """Stop the local node."""
+    from indexer import node
+
+    s = get_settings()
+    click.echo("stopped" if node.stop(s) else f"not running (pid file: {s.es_run_dir})")
+
+
+@es_group.command("status")
+def es_status() -> None:
+    """Say what runs where."""
+    from indexer import node
+
+    st = node.status(get_settings())
+    click.echo(st.describe())
+    raise SystemExit(0 if st.running else 1)
 
 
 @click.command("analyze")
@@ -39,18 +76,15 @@ def reenrich(source: str | None, batch_size: int) -> None:
 
     Use it after editing seeds/watchlist.yaml or seeds/topic.yaml.
     """
-    from indexer.client import make_client
-    from indexer.enrich.reenrich import reenrich as run
+    from indexer.archive import Archive
+    from indexer.reenrich import reenrich as run
 
     settings = get_settings()
-    es = make_client(settings)
-    if not es.indices.exists_alias(name=settings.articles_alias):
-        click.echo(f"no archive yet: alias {settings.articles_alias} does not exist (crawl first)", err=True)
-        sys.exit(1)
-    query = {"term": {"source": source}} if source else {"match_all": {}}
-    total = es.count(index=settings.articles_alias, query=query)["count"]
-    with click.progressbar(length=total, label="re-enriching", file=sys.stderr) as bar:
-        result = run(es, settings, source=source, batch_size=batch_size, progress=bar.update)
+    archive = Archive(settings)
+    if not archive.exists():
+        raise click.ClickException(f"no archive yet: alias {settings.articles_alias} does not exist (crawl first)")
+    with click.progressbar(length=archive.count(source), label="re-enriching", file=sys.stderr) as bar:
+        result = run(archive, source=source, batch_size=batch_size, progress=bar.update)
     click.echo(f"re-enriched {result.updated} of {result.scanned} articles: {result.relevant} relevant "
                f"({result.relevance_changed} changed), entities changed in {result.entities_changed}, "
                f"clusters changed in {result.clusters_changed}, {result.failed} failed")
@@ -60,4 +94,4 @@ def reenrich(source: str | None, batch_size: int) -> None:
         sys.exit(1)
 
 
-COMMANDS = [analyze, reenrich]
+COMMANDS = [es_group, analyze, reenrich]

@@ -1,9 +1,9 @@
 """Run history: the ``<prefix>crawl-runs`` index (one document per crawl of one source).
 
-Everything Elasticsearch-specific about run history lives here. The crawler's job runner
-(:mod:`crawler.jobs`) builds a :class:`RunRecord` from the crawl process's stats file and
-calls :func:`record_run`; ``dealwatch status`` and the UI's sources page read
-:func:`last_runs` and :func:`source_summaries`.
+Everything Elasticsearch-specific about run history lives here, reached through the archive
+(:meth:`indexer.archive.Archive.record_run`, ``last_runs``, ``source_summaries``). The crawl
+supervisor builds a :class:`RunRecord` from the crawl process's stats file; ``dealwatch status``
+and the UI's sources page read the summaries.
 
 Counters keyed by an open set of names (drop reasons, error kinds such as ``http_403``) are
 stored as lists of ``{"name": ..., "count": ...}`` pairs so the mapping stays strict; the
@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from dealwatch.dates import parse_datetime, to_iso
 from dealwatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,23 +52,6 @@ RUNS_MAPPING: dict[str, Any] = {
         "log_file": {"type": "keyword", "index": False},
     },
 }
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat() if value else None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _pairs(counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -119,7 +103,7 @@ class RunRecord:
     def to_document(self) -> dict[str, Any]:
         doc = asdict(self)
         doc.update(
-            started_at=_iso(self.started_at), ended_at=_iso(self.ended_at), next_run_at=_iso(self.next_run_at),
+            started_at=to_iso(self.started_at), ended_at=to_iso(self.ended_at), next_run_at=to_iso(self.next_run_at),
             dropped_reasons=_pairs(self.dropped_reasons), errors=_pairs(self.errors),
             errors_total=self.errors_total, duration_s=self.duration_s,
             error_samples=list(self.error_samples)[:20],
@@ -128,18 +112,28 @@ class RunRecord:
             doc.pop("last_error")
         return {k: v for k, v in doc.items() if v is not None}
 
+    def as_summary(self) -> dict[str, Any]:
+        """The fields a page or API shows of a run, as JSON-ready values."""
+        keys = ("run_id", "status", "trigger", "started_at", "ended_at", "duration_s", "pages_fetched", "articles",
+                "errors", "errors_total", "last_error", "next_run_at")
+        out = {}
+        for k in keys:
+            v = getattr(self, k)
+            out[k] = to_iso(v) if isinstance(v, datetime) else v
+        return out
+
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> "RunRecord":
         return cls(
-            run_id=doc["run_id"], source=doc["source"], started_at=_parse_time(doc["started_at"]),
-            ended_at=_parse_time(doc.get("ended_at")), status=doc.get("status", ""),
+            run_id=doc["run_id"], source=doc["source"], started_at=parse_datetime(doc["started_at"]),
+            ended_at=parse_datetime(doc.get("ended_at")), status=doc.get("status", ""),
             trigger=doc.get("trigger", ""), exit_code=doc.get("exit_code"),
             finish_reason=doc.get("finish_reason", ""), pages_fetched=int(doc.get("pages_fetched") or 0),
             requests=int(doc.get("requests") or 0),
             articles={k: int(v) for k, v in (doc.get("articles") or {}).items()},
             dropped_reasons=_unpair(doc.get("dropped_reasons")), errors=_unpair(doc.get("errors")),
             error_samples=list(doc.get("error_samples") or []), last_error=doc.get("last_error", ""),
-            next_run_at=_parse_time(doc.get("next_run_at")), log_file=doc.get("log_file", ""),
+            next_run_at=parse_datetime(doc.get("next_run_at")), log_file=doc.get("log_file", ""),
         )
 
 
@@ -223,6 +217,6 @@ def source_summaries(es: Elasticsearch, settings: Settings, max_sources: int = 1
         if err_hits:
             src = err_hits[0]["_source"]
             summary.last_error = src.get("last_error", "")
-            summary.last_error_at = _parse_time(src.get("ended_at") or src.get("started_at"))
+            summary.last_error_at = parse_datetime(src.get("ended_at") or src.get("started_at"))
         out[summary.source] = summary
     return out

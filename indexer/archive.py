@@ -1,0 +1,215 @@
+"""The archive: the one front door to everything DealWatch keeps.
+
+An :class:`Archive` is built from the settings and is what the crawler, the web UI, the CLI and
+the re-enrichment talk to: it ensures the indices, writes documents (near-duplicate clusters,
+versions), counts, reads an article and its versions, searches, scans for exports, records and
+reads crawl runs, and reads raw pages back. It knows Elasticsearch; its callers do not. Every
+Elasticsearch exception raised inside becomes one of :mod:`indexer.errors` here, in one place
+(the :func:`~indexer.errors.translated` decorator on each method).
+
+The work itself lives in small modules that take the client: :mod:`indexer.store` (indices,
+bulk writes, versions, the scan), :mod:`indexer.run_history`, :mod:`indexer.query` (the query
+builder and the read models of the pages) and :mod:`indexer.raw_pages` (WARC files).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Iterator
+
+from elasticsearch import Elasticsearch
+
+from dealwatch.settings import Settings
+from indexer import raw_pages, run_history, source_registry, store
+from indexer.client import make_client
+from indexer.enrich import clusters
+from indexer.errors import translated
+from indexer.query import SearchParams, execute, readmodels
+from indexer.query.results import Histogram, SearchResult
+from indexer.run_history import RunRecord, SourceSummary
+from indexer.source_registry import ConfiguredSource
+from indexer.store import WriteResult
+
+log = logging.getLogger(__name__)
+
+
+class Archive:
+    """Articles, their versions and raw pages, and the crawl-run history of one index prefix."""
+
+    def __init__(self, settings: Settings, *, timeout: float | None = None, retries: int | None = None,
+                 client: Elasticsearch | None = None):
+        self.settings = settings
+        self._es = client or make_client(settings, request_timeout=timeout, max_retries=retries)
+
+    def __repr__(self) -> str:
+        return f"Archive({self.settings.articles_alias!r})"
+
+    def close(self) -> None:
+        self._es.close()
+
+    # --- indices --------------------------------------------------------------------------
+    @translated
+    def ensure(self) -> str:
+        """Create what is missing: template, articles index behind its alias, versions, run history."""
+        index = store.ensure_index(self._es, self.settings)
+        run_history.ensure_runs_index(self._es, self.settings)
+        source_registry.ensure_index(self._es, self.settings)
+        return index
+
+    @translated
+    def exists(self) -> bool:
+        """True when the articles alias exists (something was ever written)."""
+        return bool(self._es.indices.exists_alias(name=self.settings.articles_alias))
+
+    @translated
+    def drop(self, extra_patterns: Iterable[str] = ()) -> list[str]:
+        """Delete every index of this prefix (tests, benchmarks, a reset)."""
+        return store.drop_all(self._es, self.settings, extra_patterns)
+
+    @translated
+    def refresh(self) -> None:
+        """Make every acknowledged write visible to searches now."""
+        self._es.indices.refresh(index=self.settings.articles_alias)
+
+    # --- writing --------------------------------------------------------------------------
+    @translated
+    def write(self, docs: Iterable[dict[str, Any]], refresh: bool | str = False,
+              crawled_before: str | None = None) -> WriteResult:
+        """Give each document its near-duplicate cluster, then write them (idempotent, versioned).
+
+        ``crawled_before`` limits the cluster candidates to documents crawled before that time.
+        """
+        docs = list(docs)
+        if not docs:
+            return WriteResult()
+        self._assign_clusters(docs, crawled_before)
+        return store.write_documents(self._es, self.settings, docs, refresh=refresh)
+
+    def _assign_clusters(self, docs: list[dict[str, Any]], crawled_before: str | None) -> None:
+        keys = clusters.band_keys(docs)
+        try:
+            stored = store.near_duplicate_candidates(self._es, self.settings, keys, crawled_before)
+        except Exception as exc:  # noqa: BLE001 - the write goes on; each document becomes its own cluster
+            log.warning("near-duplicate lookup failed (%s); documents keep their own cluster ids", exc)
+            stored = []
+        clusters.assign_clusters(docs, stored, self.settings.near_duplicate_threshold)
+
+    @translated
+    def update_fields(self, updates: list[tuple[str, str, dict[str, Any]]],
+                      refresh: bool | str = "wait_for") -> WriteResult:
+        """Partial updates ``(index, id, fields)`` (re-enrichment: text, versions and dates stay)."""
+        return store.update_fields(self._es, self.settings, updates, refresh=refresh)
+
+    @translated
+    def near_duplicates_of(self, docs: list[dict[str, Any]], crawled_before: str | None = None) -> None:
+        """Set ``cluster_id`` on documents without writing them (re-enrichment)."""
+        self._assign_clusters(docs, crawled_before)
+
+    # --- reading --------------------------------------------------------------------------
+    @translated
+    def count(self, source: str | None = None) -> int:
+        """Articles archived (of one source); 0 when there is no archive yet."""
+        if not self._es.indices.exists_alias(name=self.settings.articles_alias):
+            return 0
+        query = {"term": {"source": source}} if source else None
+        return store.count(self._es, self.settings, query)
+
+    @translated
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        """The stored document as it is (None when there is no such article)."""
+        return store.get_document(self._es, self.settings, doc_id)
+
+    @translated
+    def versions(self, doc_id: str) -> list[dict[str, Any]]:
+        """Earlier versions of an article, oldest first (visible at once after a write)."""
+        return store.get_versions(self._es, self.settings, doc_id)
+
+    @translated
+    def scan(self, fields: list[str] | bool, query: dict | None = None, oldest_first: bool = False,
+             page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every stored document (``_id``, ``_index``, ``_source`` with ``fields``) in a consistent view."""
+        sort = [{"crawled_at": {"order": "asc", "unmapped_type": "date"}}] if oldest_first else \
+            [{"published_at": {"order": "desc", "missing": "_last"}}]
+        yield from store.scan(self._es, self.settings, query or {"match_all": {}}, fields, sort, page_size)
+
+    def raw_page(self, doc: dict[str, Any]) -> raw_pages.RawPage | None:
+        """The archived HTTP response of a document, or None when it was not kept."""
+        return raw_pages.raw_page_of(self.settings.data_dir, doc)
+
+    def has_raw_page(self, doc: dict[str, Any]) -> bool:
+        return raw_pages.has_raw_page(self.settings.data_dir, doc)
+
+    # --- searching (the one query builder) --------------------------------------------------
+    @translated
+    def search(self, params: SearchParams, *, facets: bool = True, collapse: bool | None = None) -> SearchResult:
+        """One results page: hits (near-duplicates collapsed when possible), facets, totals."""
+        return execute.search(self._es, self.settings, params, facets=facets, collapse=collapse)
+
+    @translated
+    def histogram(self, params: SearchParams) -> Histogram:
+        """Matches per interval beside all archived articles in the same intervals."""
+        return execute.histogram(self._es, self.settings, params)
+
+    @translated
+    def count_matching(self, params: SearchParams) -> int:
+        """Articles matching (no collapsing): the number of rows an export writes."""
+        return execute.count(self._es, self.settings, params)
+
+    @translated
+    def scan_matching(self, params: SearchParams, fields: list[str], page_size: int = 500
+                      ) -> Iterator[dict[str, Any]]:
+        """Every match of a search, newest first, read through a point in time (exports, alerts)."""
+        yield from execute.scan(self._es, self.settings, params, fields, page_size)
+
+    @translated
+    def total(self) -> int:
+        """Every archived article (for shares in the attention chart)."""
+        return store.count(self._es, self.settings)
+
+    # --- the read models of the pages -----------------------------------------------------
+    @translated
+    def article(self, doc_id: str) -> dict[str, Any] | None:
+        """An article with its earlier versions and the other copies of its near-duplicate cluster."""
+        return readmodels.article(self._es, self.settings, doc_id)
+
+    @translated
+    def entities(self, prefix: str = "", limit: int = 500, relevant_only: bool = False) -> list[dict[str, Any]]:
+        """Entities with article counts, most mentioned first; ``prefix`` for type-ahead."""
+        return readmodels.entity_list(self._es, self.settings, prefix=prefix, limit=limit,
+                                      relevant_only=relevant_only)
+
+    @translated
+    def entity(self, entity_id: str, latest: int = 10) -> dict[str, Any] | None:
+        """One entity: counts, mentions over time, co-mentions, latest relevant articles."""
+        return readmodels.entity_detail(self._es, self.settings, entity_id, latest=latest)
+
+    @translated
+    def sources_overview(self, runs_per_source: int = 5) -> list[dict[str, Any]]:
+        """Per source: articles archived (and relevant), newest article, last runs, next run."""
+        return readmodels.sources_overview(self._es, self.settings, runs_per_source)
+
+    # --- sources as configured --------------------------------------------------------------
+    @translated
+    def register_sources(self, sources: Iterable[ConfiguredSource]) -> int:
+        """Record the configuration of sources (the crawler does it), for every UI to show."""
+        return source_registry.register(self._es, self.settings, sources)
+
+    @translated
+    def registered_sources(self) -> dict[str, ConfiguredSource]:
+        return source_registry.registered(self._es, self.settings)
+
+    # --- crawl runs ------------------------------------------------------------------------
+    @translated
+    def record_run(self, record: RunRecord, refresh: bool = True) -> None:
+        """Write (or overwrite) one run's record in the run history."""
+        run_history.record_run(self._es, self.settings, record, refresh=refresh)
+
+    @translated
+    def last_runs(self, source: str | None = None, n: int = 10) -> list[RunRecord]:
+        """The most recent runs, newest first (of one source, or of all)."""
+        return run_history.last_runs(self._es, self.settings, source=source, n=n)
+
+    @translated
+    def source_summaries(self) -> dict[str, SourceSummary]:
+        """Per source that ran at least once: last run, totals, runs by status, last error."""
+        return run_history.source_summaries(self._es, self.settings)

@@ -1,0 +1,127 @@
+"""The archive's exceptions, and the one place where Elasticsearch's become them.
+
+Everything outside ``indexer/`` sees only these: the web UI maps them to an HTTP status once
+(``search_ui/errors.py``), the CLI to an exit code and a sentence once (``dealwatch/cli.py``),
+the crawler counts them per source. Each message is meant for the person reading it and never
+shows credentials.
+
+- :class:`ArchiveUnavailable`: Elasticsearch is not reachable or did not answer in time.
+- :class:`ArchiveMissing`: there is no archive (index) yet.
+- :class:`BadQuery`: a request the archive cannot answer as asked (the user can fix it).
+- :class:`ArchiveConflict`: a write lost a race with another writer.
+- :class:`ArchiveFailure`: Elasticsearch answered with an error that is nobody's input fault.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, TransportError
+from elasticsearch import ApiError, BadRequestError, ConflictError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+class ArchiveError(Exception):
+    """Base of the archive's exceptions; ``str(exc)`` is a sentence for the user."""
+
+
+class ArchiveUnavailable(ArchiveError):
+    pass
+
+
+class ArchiveMissing(ArchiveError):
+    pass
+
+
+class BadQuery(ArchiveError, ValueError):
+    pass
+
+
+class ArchiveConflict(ArchiveError):
+    pass
+
+
+class ArchiveFailure(ArchiveError):
+    pass
+
+
+def display_url(url: str) -> str:
+    """A URL as it may be shown: user name and password removed."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def translate(exc: Exception, url: str, index: str = "") -> ArchiveError:
+    """The project exception for an Elasticsearch (client or transport) exception."""
+    where = display_url(url)
+    if isinstance(exc, ConnectionTimeout):
+        return ArchiveUnavailable(f"Elasticsearch at {where} did not answer in time; it may be overloaded or "
+                                  "stopped (check `dealwatch es status`).")
+    if isinstance(exc, TransportConnectionError):
+        return ArchiveUnavailable(f"Elasticsearch is not reachable at {where}: start it with `dealwatch es start` "
+                                  "(or check DEALWATCH_ES_URL).")
+    if isinstance(exc, NotFoundError) and _error_type(exc) in ("index_not_found_exception", ""):
+        return ArchiveMissing(f"There is no articles index '{index or 'articles'}' yet: crawl something first "
+                              "(`dealwatch demo` or `dealwatch crawl`).")
+    if isinstance(exc, BadRequestError):
+        return BadQuery(f"The search index refused the request: {_reason(exc)}")
+    if isinstance(exc, ConflictError):
+        return ArchiveConflict(f"Another writer changed the same document at the same time: {_reason(exc)}")
+    if isinstance(exc, ApiError):
+        return ArchiveFailure(f"The search index answered with an error ({exc.status_code}): {_reason(exc)}")
+    if isinstance(exc, TransportError):
+        return ArchiveUnavailable(f"Elasticsearch at {where} could not be reached: {type(exc).__name__}.")
+    raise TypeError(f"not an Elasticsearch exception: {exc!r}")
+
+
+def _error_type(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error")
+    return err.get("type", "") if isinstance(err, dict) else ""
+
+
+def _reason(exc: ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error")
+    if isinstance(err, dict):
+        root = (err.get("root_cause") or [err])[0]
+        return str(root.get("reason") or root.get("type") or exc.message)
+    return str(exc.message)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ES_ERRORS = (ApiError, TransportError)
+
+
+def translated(method: F) -> F:
+    """Decorate an :class:`indexer.archive.Archive` method (plain or generator): Elasticsearch
+    exceptions raised inside become the project's (the archive knows its URL and index)."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def gen_wrapper(self, *args, **kwargs):
+            try:
+                yield from method(self, *args, **kwargs)
+            except ES_ERRORS as exc:
+                raise translate(exc, self.settings.effective_es_url, self.settings.articles_alias) from exc
+        return gen_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except ES_ERRORS as exc:
+            raise translate(exc, self.settings.effective_es_url, self.settings.articles_alias) from exc
+    return wrapper  # type: ignore[return-value]

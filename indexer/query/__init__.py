@@ -1,0 +1,24 @@
+"""The one query builder: search parameters in, an Elasticsearch body and a plain answer out.
+
+Everything that searches the archive goes through here — the web pages, the JSON API, the
+Atom feed, the CSV/JSON Lines export, the alerts and ``dealwatch search|export`` — so the same
+words with the same filters give the same articles everywhere. One module per job:
+
+- :mod:`~indexer.query.language`: the query language (text → AST; pure Python),
+- :mod:`~indexer.query.params`: :class:`SearchParams`, the typed parameters every face builds,
+- :mod:`~indexer.query.compile`: AST + filters → Elasticsearch bodies (pure functions),
+- :mod:`~indexer.query.execute`: running them and turning answers into :mod:`~indexer.query.results`,
+- :mod:`~indexer.query.readmodels`: the data behind the article, entity and sources pages.
+
+Callers outside ``indexer/`` reach execute and readmodels through :class:`indexer.archive.Archive`.
+"""
+
+from indexer.errors import BadQuery
+from indexer.query.compile import HL_POST, HL_PRE
+from indexer.query.language import MAX_QUERY_LENGTH, QUERY_FIELDS, QuerySyntaxError, parse_query
+from indexer.query.params import DEFAULT_SIZE, MAX_RESULT_WINDOW, SORTS, SearchParams
+from indexer.query.results import Bucket, FacetValue, Histogram, Hit, SearchResult, entities_of, strip_highlight
+
+__all__ = ["BadQuery", "HL_POST", "HL_PRE", "MAX_QUERY_LENGTH", "QUERY_FIELDS", "QuerySyntaxError", "parse_query",
+           "DEFAULT_SIZE", "MAX_RESULT_WINDOW", "SORTS", "SearchParams", "Bucket", "FacetValue", "Histogram", "Hit",
+           "SearchResult", "entities_of", "strip_highlight"]

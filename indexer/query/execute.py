@@ -1,0 +1,153 @@
+"""Running searches: the compiled bodies sent to Elasticsearch, the answers turned into plain results.
+
+:func:`search` (one results page with facets and near-duplicates collapsed), :func:`count`,
+:func:`histogram` (matches over time beside all archived articles) and :func:`scan` (every match,
+for exports and alerts). Called by :class:`indexer.archive.Archive`, which translates errors.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Iterator
+
+from elasticsearch import Elasticsearch
+
+from dealwatch.dates import parse_datetime
+from dealwatch.settings import Settings
+from indexer import store
+from indexer.query.compile import FACETS, build_query, search_body
+from indexer.query.labels import entity_labels
+from indexer.query.params import SearchParams
+from indexer.query.results import Bucket, FacetValue, Hit, Histogram, SearchResult, entities_of
+
+
+def _as_list(value: Any) -> list:
+    """A keyword field as a list (Elasticsearch returns a single value as it was stored)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _hit_from(h: dict) -> Hit:
+    src = h.get("_source", {})
+    hl = h.get("highlight", {})
+    text_frags = hl.get("text") or []
+    snippet = " … ".join(f.strip() for f in text_frags) or (src.get("description") or "")
+    inner = h.get("inner_hits", {}).get("similar", {}).get("hits", {})
+    total_inner = (inner.get("total") or {}).get("value", 0)
+    similar = [{"id": s["_source"].get("id") or s["_id"], "title": s["_source"].get("title"),
+                "source": s["_source"].get("source"), "url": s["_source"].get("url")}
+               for s in inner.get("hits", []) if s["_id"] != h["_id"]]
+    return Hit(
+        id=src.get("id") or h["_id"], title=src.get("title") or "(untitled)", url=src.get("url") or "",
+        source=src.get("source") or "", published_at=src.get("published_at"), lang=src.get("lang"),
+        relevant=src.get("relevant"), relevance_score=src.get("relevance_score"),
+        entities=entities_of(src), authors=_as_list(src.get("authors")),
+        title_hl=(hl.get("title") or [src.get("title") or "(untitled)"])[0], snippet_hl=snippet,
+        cluster_id=src.get("cluster_id"), similar_count=max(0, total_inner - 1), similar=similar,
+        score=h.get("_score"),
+    )
+
+
+def _can_collapse(es: Elasticsearch, settings: Settings, params: SearchParams) -> bool:
+    """Collapse near-duplicates only when every match has a cluster id (missing ids would
+    collapse into one group)."""
+    missing = es.count(index=settings.articles_alias, query={"bool": {
+        "filter": [build_query(params)], "must_not": [{"exists": {"field": "cluster_id"}}]}})["count"]
+    return missing == 0
+
+
+def search(es: Elasticsearch, settings: Settings, params: SearchParams, *, facets: bool = True,
+           collapse: bool | None = None) -> SearchResult:
+    """One results page: hits (near-duplicates collapsed when possible), facets, total."""
+    params.checked(settings.ui_max_page_size)
+    if collapse is None:
+        collapse = _can_collapse(es, settings, params)
+    body = search_body(params, facets=facets, collapse=collapse)
+    resp = es.search(index=settings.articles_alias, **body)
+    hits = [_hit_from(h) for h in resp["hits"]["hits"]]
+    aggs = resp.get("aggregations", {})
+    names: dict[str, str] = {}
+    stories = aggs.get("stories", {}).get("n", {}).get("value") if collapse else None
+    if aggs and "facet_entity" in aggs:
+        ids = [b["key"] for b in aggs["facet_entity"]["values"]["buckets"]] + list(params.entities)
+        names = {k: v[0] for k, v in entity_labels(es, settings, ids).items()}
+    return SearchResult(params=params, total=resp["hits"]["total"]["value"], hits=hits,
+                        facets=_facets_from(aggs, params, names) if facets else {}, took_ms=resp.get("took", 0),
+                        collapsed=collapse, stories=stories)
+
+
+def _facets_from(aggs: dict, params: SearchParams, names: dict[str, str]) -> dict[str, list[FacetValue]]:
+    if not aggs:
+        return {}
+    selected = {"entity": set(params.entities), "type": set(params.entity_types), "source": set(params.sources),
+                "lang": set(params.langs), "relevant": {"true"} if params.relevant_only else set()}
+    out: dict[str, list[FacetValue]] = {}
+    for name in FACETS:
+        buckets = aggs.get(f"facet_{name}", {}).get("values", {}).get("buckets", [])
+        vals = []
+        for b in buckets:
+            key = b.get("key_as_string", str(b["key"])) if name == "relevant" else str(b["key"])
+            label = names.get(key, key) if name == "entity" else key
+            vals.append(FacetValue(key, b["doc_count"], label, key in selected[name]))
+        # a selected value with no matches still shows (count 0) so it can be removed
+        for s in selected[name] - {v.value for v in vals}:
+            vals.append(FacetValue(s, 0, names.get(s, s), True))
+        out[name] = vals
+    return out
+
+
+def count(es: Elasticsearch, settings: Settings, params: SearchParams) -> int:
+    """Number of matching articles (no collapsing): what the export writes."""
+    return es.count(index=settings.articles_alias, query=build_query(params))["count"]
+
+
+# ---------------------------------------------------------------------------------------
+# Hits over time
+# ---------------------------------------------------------------------------------------
+
+def _interval_for(span: timedelta) -> str:
+    """An interval giving a readable number of bars (about 10 to 60) for the span of dates."""
+    if span <= timedelta(days=2):
+        return "hour"
+    if span <= timedelta(days=45):
+        return "day"
+    if span <= timedelta(days=366):
+        return "week"
+    return "month" if span <= timedelta(days=10 * 366) else "year"
+
+
+def histogram(es: Elasticsearch, settings: Settings, params: SearchParams) -> Histogram:
+    """Matches per interval with the number of all archived articles in the same interval.
+
+    The interval (hour/day/week/month/year) follows the span of the matches' dates.
+    """
+    query = build_query(params)
+    stats = es.search(index=settings.articles_alias, size=0, query=query,
+                      aggs={"first": {"min": {"field": "published_at"}}, "last": {"max": {"field": "published_at"}}})
+    a = stats["aggregations"]
+    first, last = parse_datetime(a["first"].get("value")), parse_datetime(a["last"].get("value"))
+    if first is None or last is None:
+        return Histogram("day", [])
+    interval = _interval_for(last - first)
+    resp = es.search(index=settings.articles_alias, size=0,
+                     query={"range": {"published_at": {"gte": first.isoformat(), "lte": last.isoformat()}}},
+                     aggs={"over_time": {
+                         "date_histogram": {"field": "published_at", "calendar_interval": interval,
+                                            "min_doc_count": 0},
+                         "aggs": {"matches": {"filter": query}}}})
+    buckets = [Bucket(parse_datetime(b["key"]), b["matches"]["doc_count"], b["doc_count"])
+               for b in resp["aggregations"]["over_time"]["buckets"]]
+    return Histogram(interval, buckets)
+
+
+# ---------------------------------------------------------------------------------------
+# Articles, entities, sources: the data behind the other pages and API endpoints
+# ---------------------------------------------------------------------------------------
+
+
+def scan(es: Elasticsearch, settings: Settings, params: SearchParams, fields: list[str],
+         page_size: int = 500) -> Iterator[dict[str, Any]]:
+    """Every matching hit (no collapsing, newest first), read through a point in time."""
+    sort = [{"published_at": {"order": "desc", "missing": "_last"}}]
+    yield from store.scan(es, settings, build_query(params), fields, sort, page_size)

@@ -1,0 +1,251 @@
+"""The query language, alone: a query string in, an AST out (pure Python, no Elasticsearch).
+
+Syntax::
+
+    facebook bank            both words (AND is implied)
+    facebook OR meta         either
+    NOT google, -google      without
+    "card transactions"      a phrase
+    bank*                    a prefix
+    title:chase  source:demo-news  author:smith  lang:pl  entity:facebook
+    (facebook OR meta) AND (chase OR citigroup)
+
+Malformed input raises :class:`QuerySyntaxError` (a :class:`~indexer.errors.BadQuery`) with a
+message a person can act on and the position of the problem. :mod:`indexer.query.compile` turns
+the AST into Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from indexer.errors import BadQuery
+
+MAX_QUERY_LENGTH = 2_000
+QUERY_FIELDS = ("title", "source", "author", "lang", "entity")
+
+
+class QuerySyntaxError(BadQuery):
+    def __init__(self, message: str, position: int | None = None):
+        super().__init__(message)
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Term:
+    value: str
+    field: str | None = None     # None: title + text; else one of QUERY_FIELDS
+    phrase: bool = False
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Not:
+    child: "Node"
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class MatchAll:
+    pass
+
+
+Node = Union[Term, Not, And, Or, MatchAll]
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str      # TERM, AND, OR, NOT, LPAREN, RPAREN
+    pos: int
+    term: Term | None = None
+    text: str = ""
+
+
+_FIELD_RE = re.compile(r"([A-Za-z_]+):")
+_FIELD_ALIASES = {"authors": "author", "language": "lang", "entities": "entity", "src": "source"}
+
+
+def _tokenize(q: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(q)
+    while i < n:
+        c = q[i]
+        if c.isspace():
+            i += 1
+            continue
+        if c == "(":
+            toks.append(_Tok("LPAREN", i, text="("))
+            i += 1
+            continue
+        if c == ")":
+            toks.append(_Tok("RPAREN", i, text=")"))
+            i += 1
+            continue
+        if c == "-" and i + 1 < n and not q[i + 1].isspace() and (not toks or toks[-1].kind != "TERM" or q[i - 1].isspace()):
+            toks.append(_Tok("NOT", i, text="-"))
+            i += 1
+            continue
+        start = i
+        fld: str | None = None
+        m = _FIELD_RE.match(q, i)
+        if m and m.end() < n and not q[m.end()].isspace() and q[m.end()] not in "()":
+            name = m.group(1).lower()
+            name = _FIELD_ALIASES.get(name, name)
+            if name not in QUERY_FIELDS:
+                raise QuerySyntaxError(
+                    f"Unknown field {m.group(1)!r} at position {start + 1}: search in one of "
+                    f"{', '.join(f + ':' for f in QUERY_FIELDS)} or put the words in quotes.", start)
+            fld = name
+            i = m.end()
+        if i < n and q[i] == '"':
+            end = q.find('"', i + 1)
+            if end < 0:
+                raise QuerySyntaxError(f'The quote opened at position {i + 1} is never closed: add a closing ".', i)
+            phrase = " ".join(q[i + 1:end].split())
+            if not phrase:
+                raise QuerySyntaxError(f'Empty quotes at position {i + 1}: put words between them.', i)
+            toks.append(_Tok("TERM", start, Term(phrase, fld, phrase=True)))
+            i = end + 1
+            continue
+        j = i
+        while j < n and not q[j].isspace() and q[j] not in '()"':
+            j += 1
+        word = q[i:j]
+        i = j
+        if fld is None and word in ("AND", "&&"):
+            toks.append(_Tok("AND", start, text=word))
+            continue
+        if fld is None and word in ("OR", "||"):
+            toks.append(_Tok("OR", start, text=word))
+            continue
+        if fld is None and word == "NOT":
+            toks.append(_Tok("NOT", start, text=word))
+            continue
+        prefix = word.endswith("*")
+        core = word.rstrip("*")
+        if not core.strip("*?"):
+            raise QuerySyntaxError(f"{word!r} at position {start + 1} has no letters: a prefix needs at least "
+                                   "one character before the *.", start)
+        if "*" in core:
+            raise QuerySyntaxError(f"{word!r} at position {start + 1}: * is only allowed at the end of a word "
+                                   "(prefix search).", start)
+        toks.append(_Tok("TERM", start, Term(core, fld, prefix=prefix)))
+    return toks
+
+
+class _Parser:
+    """Recursive descent: or := and (OR and)* ; and := unary (AND? unary)* ; unary := NOT unary | atom."""
+
+    MAX_NESTING = 50  # brackets / NOTs inside each other; deeper input is refused, not recursed into
+
+    def __init__(self, toks: list[_Tok], q: str):
+        self.toks, self.i, self.q = toks, 0, q
+        self.depth = 0
+
+    def _enter(self, t: _Tok) -> None:
+        self.depth += 1
+        if self.depth > self.MAX_NESTING:
+            raise QuerySyntaxError(f"Too deeply nested at position {t.pos + 1}: at most {self.MAX_NESTING} "
+                                   "brackets or NOTs inside each other.", t.pos)
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def parse(self) -> Node:
+        node = self.parse_or()
+        t = self.peek()
+        if t is not None:
+            # only an unmatched ")" can stop the top level early
+            raise QuerySyntaxError(f"Unmatched ')' at position {t.pos + 1}: remove it or add a '(' before it.", t.pos)
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while (t := self.peek()) is not None and t.kind == "OR":
+            self.take()
+            self._need_operand(t)
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_unary()]
+        while (t := self.peek()) is not None and t.kind in ("AND", "NOT", "TERM", "LPAREN"):
+            if t.kind == "AND":
+                self.take()
+                self._need_operand(t)
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        t = self.peek()
+        if t is None:
+            raise QuerySyntaxError("The query ends where a word was expected.", len(self.q))
+        if t.kind == "NOT":
+            self.take()
+            self._need_operand(t)
+            self._enter(t)
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
+        if t.kind == "LPAREN":
+            self.take()
+            self._enter(t)
+            if (nxt := self.peek()) is not None and nxt.kind == "RPAREN":
+                raise QuerySyntaxError(f"Empty parentheses at position {t.pos + 1}: put words between them.", t.pos)
+            if nxt is None:
+                raise QuerySyntaxError(f"The '(' at position {t.pos + 1} is never closed: add a ')'.", t.pos)
+            node = self.parse_or()
+            close = self.peek()
+            if close is None or close.kind != "RPAREN":
+                raise QuerySyntaxError(f"The '(' at position {t.pos + 1} is never closed: add a ')'.", t.pos)
+            self.take()
+            self.depth -= 1
+            return node
+        if t.kind == "TERM":
+            self.take()
+            assert t.term is not None
+            return t.term
+        if t.kind == "RPAREN":
+            raise QuerySyntaxError(f"Unmatched ')' at position {t.pos + 1}: remove it or add a '(' before it.", t.pos)
+        # AND / OR where a word should be
+        raise QuerySyntaxError(f"{t.text} at position {t.pos + 1} needs a word before it.", t.pos)
+
+    def _need_operand(self, op: _Tok) -> None:
+        nxt = self.peek()
+        if nxt is None:
+            raise QuerySyntaxError(f"{op.text} at the end of the query needs a word after it.", op.pos)
+        if nxt.kind in ("AND", "OR", "RPAREN"):
+            raise QuerySyntaxError(f"{op.text} at position {op.pos + 1} is followed by {nxt.text}: "
+                                   "put a word between them.", op.pos)
+
+
+def parse_query(q: str) -> Node:
+    """Parse the query language into an AST. Empty query: :class:`MatchAll`."""
+    if not (q or "").strip():
+        return MatchAll()
+    return _Parser(_tokenize(q), q).parse()
+
+
+def query_terms(node: Node) -> list[Term]:
+    """The positive free-text terms of a query (for highlighting and the CLI)."""
+    if isinstance(node, Term):
+        return [node] if node.field in (None, "title") else []
+    if isinstance(node, (And, Or)):
+        return [t for c in node.children for t in query_terms(c)]
+    return []

@@ -1,0 +1,213 @@
+"""What a user asks the archive: one typed model of search parameters, shared by every face.
+
+The web pages, the JSON API (whose OpenAPI document is generated from this model), the exports,
+the Atom feed and the CLI all build a :class:`SearchParams`, so the same words with the same
+filters give the same articles everywhere. All of it fits in a URL: :meth:`SearchParams.from_url`
+reads URL parameters (repeated keys or comma-separated values for the lists) and
+:meth:`SearchParams.to_url` writes them back. A value the archive cannot use is refused with a
+:class:`~indexer.errors.BadQuery` whose message says what to write instead.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from dealwatch.dates import parse_day
+from indexer.errors import BadQuery
+from indexer.query.language import MAX_QUERY_LENGTH, parse_query
+
+MAX_RESULT_WINDOW = 10_000         # from + size beyond this: use the export
+SORTS = ("relevance", "newest")
+DEFAULT_SIZE = 20
+_LIST_FIELDS = ("entities", "entity_types", "sources", "langs")
+
+
+def _bad(message: str) -> PydanticCustomError:
+    return PydanticCustomError("bad_search_parameter", message)
+
+
+class SearchParams(BaseModel):
+    """A search: query text, filters, sort and page. URL names are the field aliases."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    q: str = Field("", description="Query text (syntax: /help or docs/search.md)")
+    entities: tuple[str, ...] = Field((), alias="entity",
+                                      description="Entity id; repeat (or comma-separate): all must be mentioned")
+    entity_types: tuple[str, ...] = Field((), alias="type", description="Entity type; repeat: any of")
+    sources: tuple[str, ...] = Field((), alias="source", description="Source name; repeat: any of")
+    langs: tuple[str, ...] = Field((), alias="lang", description="Language code (en, pl, …); repeat: any of")
+    date_from: date | None = Field(None, alias="from", description="Published on or after, YYYY-MM-DD")
+    date_to: date | None = Field(None, alias="to", description="Published on or before (whole day), YYYY-MM-DD")
+    relevant_only: bool = Field(True, alias="relevant",
+                                description="1: articles about the monitored topic only (default); 0: all")
+    sort: str = Field("", description="relevance | newest (default: relevance with a query, newest without)")
+    page: int = Field(1, description="Results page, from 1")
+    size: int = Field(DEFAULT_SIZE, description="Hits per page (at most the ui_max_page_size setting)")
+
+    # --- reading values as people write them in URLs ------------------------------------
+    @field_validator("q", mode="before")
+    @classmethod
+    def _query_text(cls, value: Any) -> str:
+        value = _last(value)
+        return str(value or "").strip()
+
+    @field_validator(*_LIST_FIELDS, mode="before")
+    @classmethod
+    def _many(cls, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else list(value)
+        out: list[str] = []
+        for item in items:
+            out += [p.strip() for p in str(item).split(",") if p.strip()]
+        return tuple(dict.fromkeys(out))
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _day(cls, value: Any, info) -> date | None:
+        value = _last(value)
+        if value is None or isinstance(value, date):
+            return value
+        text = str(value).strip()
+        if not text:
+            return None
+        name = "from" if info.field_name == "date_from" else "to"
+        try:
+            return parse_day(text)
+        except ValueError:
+            raise _bad(f"{name} must be a date like 2024-05-31 (got {text!r}).") from None
+
+    @field_validator("relevant_only", mode="before")
+    @classmethod
+    def _relevant(cls, value: Any) -> bool:
+        value = _last(value)
+        if isinstance(value, bool):
+            return value
+        if value is None or str(value).strip() == "":
+            return True
+        return str(value).strip().lower() not in {"0", "false", "no", "off", "all"}
+
+    @field_validator("sort", mode="before")
+    @classmethod
+    def _sort(cls, value: Any) -> str:
+        value = str(_last(value) or "").strip()
+        if value and value not in SORTS:
+            raise _bad(f"Unknown sort {value!r}: use one of {', '.join(SORTS)}.")
+        return value
+
+    @field_validator("page", "size", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any, info) -> int:
+        value = _last(value)
+        default = 1 if info.field_name == "page" else DEFAULT_SIZE
+        if value is None or str(value).strip() == "":
+            return default
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise _bad(f"{info.field_name} must be a whole number (got {value!r}).") from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SearchParams":
+        if len(self.q) > MAX_QUERY_LENGTH:
+            raise _bad(f"The query is {len(self.q)} characters long; the limit is {MAX_QUERY_LENGTH}.")
+        if self.page < 1:
+            raise _bad(f"Page numbers start at 1 (got {self.page}).")
+        if self.size < 1:
+            raise _bad(f"Page size must be at least 1 (got {self.size}).")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise _bad(f"The date range is empty: from {self.date_from} is after to {self.date_to}.")
+        parse_query(self.q)  # a QuerySyntaxError says where the query is malformed
+        return self
+
+    # --- construction ------------------------------------------------------------------
+    @classmethod
+    def from_url(cls, items: Iterable[tuple[str, str]]) -> "SearchParams":
+        """From URL-style parameters (repeated keys for several values); BadQuery when unusable."""
+        multi: dict[str, list[str]] = {}
+        for k, v in items:
+            multi.setdefault(k, []).append(v)
+        return cls.parse(multi)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> "SearchParams":
+        """From a mapping of URL names (or field names) to values; BadQuery when unusable."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise bad_query(exc) from None
+
+    def but(self, **changes: Any) -> "SearchParams":
+        """A copy with some fields changed (by field name), validated again."""
+        data = self.model_dump()
+        data.update(changes)
+        return type(self).parse(data)
+
+    # --- use -------------------------------------------------------------------------------
+    @property
+    def effective_sort(self) -> str:
+        return self.sort or ("relevance" if self.q else "newest")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    def checked(self, max_page_size: int) -> "SearchParams":
+        """The bounds that depend on the settings; BadQuery with a clear message otherwise."""
+        if self.size > max_page_size:
+            raise BadQuery(f"Page size must be between 1 and {max_page_size} (got {self.size}).")
+        if self.offset + self.size > MAX_RESULT_WINDOW:
+            raise BadQuery(f"Results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged through; "
+                           "narrow the query or use the export (CSV / JSON Lines), which has no limit.")
+        return self
+
+    def to_url(self, **changes: Any) -> list[tuple[str, str]]:
+        """URL parameters for this search (with some fields changed): the inverse of :meth:`from_url`."""
+        p = self.model_copy(update=changes) if changes else self
+        params: list[tuple[str, str]] = []
+        if p.q:
+            params.append(("q", p.q))
+        params += [("entity", e) for e in p.entities]
+        params += [("type", t) for t in p.entity_types]
+        params += [("source", s) for s in p.sources]
+        params += [("lang", lang) for lang in p.langs]
+        if p.date_from:
+            params.append(("from", p.date_from.isoformat()))
+        if p.date_to:
+            params.append(("to", p.date_to.isoformat()))
+        if not p.relevant_only:
+            params.append(("relevant", "0"))
+        if p.sort:
+            params.append(("sort", p.sort))
+        if p.page != 1:
+            params.append(("page", str(p.page)))
+        if p.size != DEFAULT_SIZE:
+            params.append(("size", str(p.size)))
+        return params
+
+
+def _last(value: Any) -> Any:
+    """A single-valued URL parameter given several times: the last one counts."""
+    if isinstance(value, (list, tuple)):
+        return value[-1] if value else None
+    return value
+
+
+def bad_query(exc: ValidationError) -> BadQuery:
+    """The first problem of a validation error as the sentence a user sees."""
+    from indexer.query.language import QuerySyntaxError
+
+    for err in exc.errors(include_url=False):
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, QuerySyntaxError):
+            return ctx_error
+        if err.get("type") == "bad_search_parameter":
+            return BadQuery(err["msg"])
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        return BadQuery(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return BadQuery(str(exc))

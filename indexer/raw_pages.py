@@ -1,0 +1,161 @@
+"""Raw pages kept beside the documents: gzip WARC files under the raw-pages folder.
+
+The crawler appends every fetched article page to ``<raw_dir>/<source>/<YYYYMMDD>-<run_id>.warc.gz``
+(one file per source and run) with :class:`WarcWriter`; each record is flushed as soon as it is
+written, so a crawl killed mid-way leaves complete records behind (the known-URL store only points
+at flushed ones). A document carries ``raw_warc`` (path relative to the data directory),
+``raw_offset`` and ``raw_length``; :func:`read_record` gets the page back (``dealwatch reextract``,
+the crawler's recovery of pages it archived but never indexed, the UI's "raw page" view) and
+:func:`iter_pages` walks a whole file. The one reader checks that a stored path stays inside the
+data directory.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from dealwatch.dates import parse_datetime, utcnow
+
+log = logging.getLogger(__name__)
+
+# the body is stored decoded: these headers would no longer describe it
+_DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+_PAGE_RECORDS = ("response", "resource")
+
+
+class RawPageError(ValueError):
+    """A stored raw page that cannot be read (missing file, damaged record, path outside the data dir)."""
+
+
+@dataclass(frozen=True)
+class RawPage:
+    url: str
+    body: bytes
+    content_type: str
+    status: int
+    warc: str              # relative to the data dir
+    offset: int
+    length: int
+    fetched_at: datetime | None = None
+
+
+class WarcWriter:
+    """Appends response records for one source and run."""
+
+    def __init__(self, data_dir: Path, raw_dir: Path, source: str, run_id: str):
+        self.data_dir = Path(data_dir)
+        self.path = Path(raw_dir) / source / f"{utcnow():%Y%m%d}-{run_id}.warc.gz"
+        self._fh: io.BufferedWriter | None = None
+        self._writer: WARCWriter | None = None
+
+    @property
+    def relative_path(self) -> str:
+        try:
+            return str(self.path.relative_to(self.data_dir))
+        except ValueError:
+            return str(self.path)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "ab")
+        self._writer = WARCWriter(self._fh, gzip=True)
+
+    def write(self, url: str, status: int, headers: list[tuple[str, str]], body: bytes,
+              protocol: str = "HTTP/1.1") -> tuple[str, int, int]:
+        """Append one response record; returns (relative path, offset, length)."""
+        if self._fh is None:
+            self._open()
+        assert self._fh is not None and self._writer is not None
+        kept = [(k, v) for k, v in headers if k.lower() not in _DROP_HEADERS]
+        kept.append(("Content-Length", str(len(body))))
+        http_headers = StatusAndHeaders(f"{status} OK" if status == 200 else str(status), kept, protocol=protocol)
+        record = self._writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                                 http_headers=http_headers)
+        offset = self._fh.tell()
+        self._writer.write_record(record)
+        self._fh.flush()
+        return self.relative_path, offset, self._fh.tell() - offset
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def resolve(data_dir: Path, warc: str) -> Path:
+    """The file a stored ``raw_warc`` names; RawPageError when it would leave the data directory."""
+    base = Path(data_dir).resolve()
+    path = (base / warc).resolve()
+    if base not in path.parents:
+        raise RawPageError(f"raw page path {warc!r} points outside the data directory")
+    return path
+
+
+def _to_page(record: Any, warc: str, offset: int, length: int) -> RawPage:
+    body = record.content_stream().read()
+    ctype = record.http_headers.get_header("Content-Type") if record.http_headers else ""
+    status = int(record.http_headers.get_statuscode() or 200) if record.http_headers else 200
+    return RawPage(url=record.rec_headers.get_header("WARC-Target-URI"), body=body, content_type=ctype or "",
+                   status=status, warc=warc, offset=offset, length=length,
+                   fetched_at=parse_datetime(record.rec_headers.get_header("WARC-Date")))
+
+
+def read_record(data_dir: Path, warc: str, offset: int) -> RawPage:
+    """The page stored at ``offset`` of ``warc`` (relative to ``data_dir``)."""
+    path = resolve(data_dir, warc)
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(int(offset))
+            for record in ArchiveIterator(fh):
+                if record.rec_type in _PAGE_RECORDS:
+                    return _to_page(record, warc, int(offset), 0)
+    except OSError as exc:
+        raise RawPageError(f"cannot read {warc}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # warcio on a damaged record: a clear reason, not its traceback
+        raise RawPageError(f"damaged WARC record at {warc}:{offset}: {type(exc).__name__}: {exc}") from exc
+    raise RawPageError(f"no response record at {warc}:{offset}")
+
+
+def raw_page_of(data_dir: Path, doc: dict[str, Any]) -> RawPage | None:
+    """The archived HTTP response of a document, or None when it has none (or it cannot be read)."""
+    if not doc.get("raw_warc") or doc.get("raw_offset") is None:
+        return None
+    try:
+        return read_record(data_dir, doc["raw_warc"], int(doc["raw_offset"]))
+    except RawPageError as exc:
+        log.warning("raw page of %s: %s", doc.get("id") or doc.get("url"), exc)
+        return None
+
+
+def has_raw_page(data_dir: Path, doc: dict[str, Any]) -> bool:
+    if not doc.get("raw_warc") or doc.get("raw_offset") is None:
+        return False
+    try:
+        return resolve(data_dir, doc["raw_warc"]).is_file()
+    except RawPageError:
+        return False
+
+
+def iter_pages(data_dir: Path, path: Path) -> Iterator[RawPage]:
+    """Every response record of one WARC file, with its offset and length."""
+    try:
+        rel = str(Path(path).relative_to(data_dir))
+    except ValueError:
+        rel = str(path)
+    with open(path, "rb") as fh:
+        it = ArchiveIterator(fh)
+        for record in it:
+            if record.rec_type != "response":
+                continue
+            page = _to_page(record, rel, 0, 0)   # read the body before asking for offsets
+            it.read_to_end()
+            yield replace(page, offset=it.get_record_offset(), length=it.get_record_length())

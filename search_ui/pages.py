@@ -1,0 +1,137 @@
+"""The server-rendered pages: search, article (and its raw page), entities, sources, help, API docs.
+
+Each view reads its input (the URL's search parameters), asks the archive, and renders a
+template; errors rise to the handlers of ``search_ui/errors.py``. The search page is the one
+exception: a malformed query is shown on the page itself, above the form that still holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from indexer.errors import BadQuery
+from indexer.query import DEFAULT_SIZE, MAX_RESULT_WINDOW, SearchParams
+from search_ui import render
+from search_ui.dependencies import ArchiveDep, SettingsDep, TemplatesDep
+from search_ui.errors import NotFound
+
+router = APIRouter(include_in_schema=False)
+
+
+def search_url(params: SearchParams, path: str = "/", **changes: Any) -> str:
+    query = params.to_url(**changes)
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def export_url(params: SearchParams, path: str, **extra: str) -> str:
+    query = params.to_url(page=1, size=DEFAULT_SIZE) + list(extra.items())
+    return path + ("?" + urlencode(query) if query else "")
+
+
+def toggle_url(params: SearchParams, facet: str, value: str) -> str:
+    attr = {"entity": "entities", "type": "entity_types", "source": "sources", "lang": "langs"}[facet]
+    current = getattr(params, attr)
+    new = tuple(v for v in current if v != value) if value in current else (*current, value)
+    return search_url(params, **{attr: new, "page": 1})
+
+
+def _as_typed(request: Request) -> SearchParams:
+    """What the form should show when the parameters cannot be used: the query text as typed."""
+    return SearchParams.model_construct(**{**SearchParams().model_dump(), "q": request.query_params.get("q", "")})
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, archive: ArchiveDep, settings: SettingsDep, templates: TemplatesDep):
+    status = 200
+    error = None
+    try:
+        params = SearchParams.from_url(request.query_params.multi_items()).checked(settings.ui_max_page_size)
+    except BadQuery as exc:
+        params, error, status = _as_typed(request), str(exc), 400
+    ctx: dict[str, Any] = {"req": params, "error": error, "result": None, "chart": None,
+                           "url": lambda **kw: search_url(params, **kw),
+                           "toggle": lambda f, v: toggle_url(params, f, v),
+                           "export_url": lambda path, **kw: export_url(params, path, **kw),
+                           "max_window": MAX_RESULT_WINDOW}
+    if error is None:
+        result = archive.search(params)
+        over_time = archive.histogram(params)
+        ctx.update(result=result, chart=render.chart_svg(over_time.buckets, over_time.interval),
+                   interval=over_time.interval, archive_total=archive.total())
+    return templates.TemplateResponse(request, "search.html", ctx, status_code=status)
+
+
+@router.get("/help", response_class=HTMLResponse)
+def help_page(request: Request, templates: TemplatesDep):
+    return templates.TemplateResponse(request, "help.html", {})
+
+
+@router.get("/articles/{doc_id}", response_class=HTMLResponse)
+def article_page(request: Request, doc_id: str, archive: ArchiveDep, templates: TemplatesDep):
+    doc = archive.article(doc_id)
+    if doc is None:
+        raise NotFound(f"No article with id {doc_id!r} in the archive.")
+    ctx = {"doc": doc, "paragraphs": render.text_with_evidence(doc.get("text", ""), doc.get("relevance_evidence")),
+           "diffs": render.version_diffs(doc["versions"], doc), "entities": render.entities_of(doc),
+           "raw_available": archive.has_raw_page(doc), "evidence": render.evidence_list(doc.get("relevance_evidence"))}
+    return templates.TemplateResponse(request, "article.html", ctx)
+
+
+@router.get("/articles/{doc_id}/raw")
+def article_raw(doc_id: str, archive: ArchiveDep):
+    doc = archive.document(doc_id)
+    if doc is None:
+        raise NotFound(f"No article with id {doc_id!r} in the archive.")
+    page = archive.raw_page(doc)
+    if page is None:
+        raise NotFound("The raw page of this article is not archived.")
+    # shown inert: no scripts, no plugins, no requests out of the archived page
+    return Response(page.body, media_type=page.content_type or "text/html; charset=utf-8", headers={
+        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+        "X-Frame-Options": "SAMEORIGIN"})
+
+
+@router.get("/entities", response_class=HTMLResponse)
+def entities_page(request: Request, archive: ArchiveDep, templates: TemplatesDep, prefix: str = ""):
+    return templates.TemplateResponse(request, "entities.html",
+                                      {"items": archive.entities(prefix=prefix), "prefix": prefix})
+
+
+@router.get("/entities/{entity_id}", response_class=HTMLResponse)
+def entity_page(request: Request, entity_id: str, archive: ArchiveDep, templates: TemplatesDep):
+    detail = archive.entity(entity_id)
+    if detail is None:
+        raise NotFound(f"No entity {entity_id!r}: it is neither on the watchlist nor mentioned.")
+    chart = render.chart_svg(detail["over_time"].buckets, detail["over_time"].interval)
+    return templates.TemplateResponse(request, "entity.html", {"e": detail, "chart": chart})
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources_page(request: Request, archive: ArchiveDep, templates: TemplatesDep):
+    return templates.TemplateResponse(request, "sources.html", {"sources": archive.sources_overview()})
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request, templates: TemplatesDep):
+    """The API reference rendered from the OpenAPI document (no external assets: works offline)."""
+    spec = request.app.openapi()
+    endpoints = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            params = [{"name": p["name"], "where": p["in"], "required": p.get("required", False),
+                       "description": p.get("description", ""),
+                       "type": (p.get("schema") or {}).get("type", "")} for p in op.get("parameters", [])]
+            endpoints.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                              "description": op.get("description", ""), "params": params,
+                              "tag": (op.get("tags") or [""])[0]})
+    return templates.TemplateResponse(request, "api_docs.html", {"endpoints": endpoints, "spec": spec})
+
+
+@router.get("/docs/swagger")
+def swagger_docs():
+    from fastapi.openapi.docs import get_swagger_ui_html
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="DealWatch API (Swagger UI)")
