@@ -136,3 +136,19 @@ def test_odd_queries_never_crash(client, q):
         assert r.json()["error"]["message"]
     page = client.get("/", params={"q": q})
     assert page.status_code in (200, 400) and "<script>alert(1)</script>" not in page.text
+
+
+def test_a_document_stored_with_a_single_author_string_is_answered(client, es, settings, archive):
+    # Elasticsearch returns a keyword field as it was stored: one string, not a list (archives written
+    # by other tools do that); the API's response model must not turn that into a 500
+    odd = sa.TestArticle("one-author", "Single author field", "Facebook asked Citigroup for card data.",
+                         "news-en", "en", sa._d(2024, 2, 2), [sa.FB, sa.CITI], cluster="c-one")
+    doc = sa.document_for(odd, settings)
+    doc["authors"] = "Solo Writer"
+    es.index(index=settings.articles_alias, id=doc["id"], document=doc, refresh="wait_for")
+    try:
+        r = client.get("/api/search", params={"q": "\"single author field\"", "relevant": "0"})
+        assert r.status_code == 200, r.text
+        assert r.json()["hits"][0]["authors"] == ["Solo Writer"]
+    finally:
+        es.delete(index=settings.articles_alias, id=doc["id"], refresh="wait_for")
