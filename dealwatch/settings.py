@@ -105,6 +105,7 @@ class Settings:
 
     # --- analysis ----------------------------------------------------------------
     relevance_threshold: float = 0.5
+    relevance_possible_min: float = 0.3     # "possibly relevant" band: scores from this up to the threshold
     near_duplicate_threshold: float = 0.5   # MinHash Jaccard of word 5-shingles for one cluster
     enrich_max_chars: int = 200_000         # longer texts are enriched on their first N characters
 

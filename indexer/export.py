@@ -7,7 +7,9 @@ point in time (a consistent view of the index while it changes), so memory does 
 the number of rows and the first bytes leave before the last page is read.
 
 Formats: CSV (UTF-8, optional BOM for Excel, cells that a spreadsheet would run as a formula
-neutralised) and JSON Lines.
+neutralised) and JSON Lines. Each row carries its relevance band (relevant / possible / not, by
+the settings' score ranges: :mod:`indexer.query.bands`) and the evidence sentences behind its
+score, so the possibly relevant articles can be reviewed in a spreadsheet too.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ import logging
 from typing import Any, Iterator
 
 from indexer.archive import Archive
-from indexer.query import SearchParams
+from indexer.query import RelevanceBands, SearchParams
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("published_at", "title", "source", "url", "lang", "relevance", "entities", "author", "snippet",
-           "cluster_id")
-EXPORT_SOURCE = ["id", "published_at", "title", "source", "url", "lang", "relevance_score", "entity_names",
-                 "authors", "description", "cluster_id"]
+COLUMNS = ("published_at", "title", "source", "url", "lang", "relevance", "relevance_band", "entities", "author",
+           "snippet", "cluster_id", "evidence")
+EXPORT_SOURCE = ["id", "published_at", "title", "source", "url", "lang", "relevant", "relevance_score",
+                 "relevance_evidence", "entity_names", "authors", "description", "cluster_id"]
+EVIDENCE_SEPARATOR = " | "       # between the evidence sentences in a CSV cell
 PAGE_SIZE = 500                  # hits per search_after page (bounded memory: texts are read)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,7 +44,13 @@ def _lead(text: str, size: int) -> str:
     return text if len(text) <= size else text[:size].rsplit(" ", 1)[0] + " …"
 
 
-def row_of(hit: dict[str, Any], snippet_size: int = 240) -> dict[str, str]:
+def _evidence(src: dict[str, Any]) -> list[str]:
+    value = src.get("relevance_evidence") or []
+    items = [value] if isinstance(value, str) else value
+    return [" ".join(s.split()) for s in items if isinstance(s, str) and s.strip()]
+
+
+def row_of(hit: dict[str, Any], bands: RelevanceBands, snippet_size: int = 240) -> dict[str, str]:
     """One export row (all values as text) from a hit."""
     src = hit.get("_source", {})
     snippet = src.get("description") or _lead(src.get("text") or "", snippet_size)
@@ -53,10 +62,12 @@ def row_of(hit: dict[str, Any], snippet_size: int = 240) -> dict[str, str]:
         "url": src.get("url") or "",
         "lang": src.get("lang") or "",
         "relevance": "" if score is None else f"{score:.3f}",
+        "relevance_band": bands.band_of(src.get("relevant"), score),
         "entities": "; ".join(src.get("entity_names") or []),
         "author": "; ".join(src.get("authors") or []),
         "snippet": " ".join(snippet.split()),
         "cluster_id": src.get("cluster_id") or "",
+        "evidence": EVIDENCE_SEPARATOR.join(_evidence(src)),
     }
 
 
@@ -67,8 +78,9 @@ def scan(archive: Archive, params: SearchParams, page_size: int = PAGE_SIZE) -> 
 
 
 def rows(archive: Archive, params: SearchParams, page_size: int = PAGE_SIZE) -> Iterator[dict[str, str]]:
+    bands = RelevanceBands.from_settings(archive.settings)
     for hit in scan(archive, params, page_size=page_size):
-        yield row_of(hit)
+        yield row_of(hit, bands)
 
 
 def csv_chunks(archive: Archive, params: SearchParams, bom: bool = False,
@@ -96,14 +108,16 @@ def csv_chunks(archive: Archive, params: SearchParams, bom: bool = False,
 
 def jsonl_chunks(archive: Archive, params: SearchParams,
                  rows_per_chunk: int = 200, page_size: int = PAGE_SIZE) -> Iterator[str]:
-    """JSON Lines: one object per article, the CSV's columns plus the article id."""
+    """JSON Lines: one object per article, the CSV's columns plus the article id (lists as lists)."""
+    bands = RelevanceBands.from_settings(archive.settings)
     lines: list[str] = []
     for hit in scan(archive, params, page_size=page_size):
-        row: dict[str, Any] = {"id": hit.get("_source", {}).get("id") or hit["_id"], **row_of(hit)}
+        row: dict[str, Any] = {"id": hit.get("_source", {}).get("id") or hit["_id"], **row_of(hit, bands)}
         src = hit.get("_source", {})
         row["relevance"] = src.get("relevance_score")
         row["entities"] = src.get("entity_names") or []
         row["author"] = src.get("authors") or []
+        row["evidence"] = _evidence(src)
         lines.append(json.dumps(row, ensure_ascii=False))
         if len(lines) >= rows_per_chunk:
             yield "\n".join(lines) + "\n"

@@ -39,6 +39,8 @@ class HitOut(BaseModel):
     lang: str | None
     relevant: bool | None
     relevance_score: float | None
+    relevance_band: str = Field(description="relevant | possible (scored just below the threshold: review it) | not")
+    relevance_evidence: list[str] = Field(description="The sentences behind the topic score")
     entities: list[EntityRef]
     authors: list[str]
     snippet: str
@@ -54,6 +56,7 @@ class FacetValueOut(BaseModel):
     label: str
     count: int
     selected: bool
+    hint: str = Field("", description="What the value means (the score range of a relevance band)")
 
 
 class BucketOut(BaseModel):
@@ -74,6 +77,7 @@ class SearchOut(BaseModel):
     size: int
     pages: int
     sort: str
+    relevance: str = Field(description="The relevance band searched: relevant, possible or all")
     collapsed: bool = Field(description="Near-duplicates grouped into one hit")
     stories: int | None = Field(description="Distinct near-duplicate clusters among the matches, when collapsed")
     took_ms: int

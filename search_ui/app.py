@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dealwatch.settings import Settings, get_settings
 from indexer.archive import Archive
+from indexer.query import RelevanceBands
 from search_ui import api, auth, errors, exports, pages
 from search_ui.templating import HERE, make_templates
 
@@ -29,6 +30,7 @@ def _warm_up() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    RelevanceBands.from_settings(settings)  # relevance_possible_min not below the threshold: stop here, say why
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from dealwatch.settings import get_settings
-from indexer.query import HL_POST, HL_PRE, SORTS, SearchParams, strip_highlight
+from indexer.query import HL_POST, HL_PRE, RELEVANCE, SORTS, SearchParams, strip_highlight
 
 
 def _filter_options(fn):
@@ -26,18 +26,27 @@ def _filter_options(fn):
         click.option("--lang", "langs", multiple=True, help="Language code, e.g. en, pl (repeat: any of)."),
         click.option("--from", "date_from", default="", help="Published on or after (YYYY-MM-DD)."),
         click.option("--to", "date_to", default="", help="Published on or before (YYYY-MM-DD)."),
-        click.option("--all", "all_articles", is_flag=True, help="Include articles judged not relevant."),
+        click.option("--relevance", type=click.Choice(RELEVANCE), default=None,
+                     help="relevant: about the story (default); possible: scored just below the threshold, "
+                          "to review; all: every article."),
+        click.option("--all", "all_articles", is_flag=True, help="Every article (the same as --relevance all)."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
 
 
-def _params(query: str, entities, entity_types, sources, langs, date_from, date_to, all_articles,
+def _params(query: str, entities, entity_types, sources, langs, date_from, date_to, relevance, all_articles,
             sort: str = "", size: int = 10) -> SearchParams:
+    if all_articles and relevance not in (None, "all"):
+        raise click.UsageError(f"--all and --relevance {relevance} contradict each other: give one of them.")
     return SearchParams.parse({"q": query, "entities": entities, "entity_types": entity_types, "sources": sources,
                                "langs": langs, "date_from": date_from, "date_to": date_to,
-                               "relevant_only": not all_articles, "sort": sort, "size": size})
+                               "relevance": relevance or ("all" if all_articles else "relevant"),
+                               "sort": sort, "size": size})
+
+
+_NOUNS = {"relevant": "relevant articles", "possible": "possibly relevant articles", "all": "articles"}
 
 
 def _terminal_highlight(text: str) -> str:
@@ -51,21 +60,24 @@ def _terminal_highlight(text: str) -> str:
 @click.option("-n", "--limit", default=10, show_default=True, help="How many hits to print.")
 @click.option("--sort", type=click.Choice(SORTS), default=None, help="Default: relevance with a query, else newest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer instead.")
-def search_command(query, entities, entity_types, sources, langs, date_from, date_to, all_articles, limit, sort,
-                   as_json):
+def search_command(query, entities, entity_types, sources, langs, date_from, date_to, relevance, all_articles,
+                   limit, sort, as_json):
     """Full-text search of the archive: top hits and the total count.
 
     QUERY uses the search syntax: words (all must match), OR, NOT or -word, "a phrase",
     prefix*, and title: source: author: lang: entity: fields. Example:
 
         dealwatch search 'facebook (bank OR banki) -google' --lang pl
+
+    With --relevance possible it lists the articles scored just below the relevance threshold,
+    each with the sentences that gave it its score, for review.
     """
     import json
 
     from indexer.archive import Archive
 
     settings = get_settings()
-    params = _params(query, entities, entity_types, sources, langs, date_from, date_to, all_articles,
+    params = _params(query, entities, entity_types, sources, langs, date_from, date_to, relevance, all_articles,
                      sort or "", max(1, min(limit, settings.ui_max_page_size)))
     result = Archive(settings).search(params, facets=as_json)
     if as_json:
@@ -74,7 +86,7 @@ def search_command(query, entities, entity_types, sources, langs, date_from, dat
         body = {**result.as_dict(), "hits": [hit_json(h) for h in result.hits]}
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
-    shown = "relevant articles" if params.relevant_only else "articles"
+    shown = _NOUNS[params.relevance]
     noun = shown if result.total != 1 else shown[:-1]
     click.echo(f"{result.total} {noun} found"
                + (f" (showing {len(result.hits)})" if result.total > len(result.hits) else ""))
@@ -88,9 +100,14 @@ def search_command(query, entities, entity_types, sources, langs, date_from, dat
         snippet = " ".join(h.snippet_hl.split())
         if snippet:
             click.echo(f"   {_terminal_highlight(snippet[:400])}")
+        if h.relevance_band == "possible":
+            click.echo(f"   possibly relevant (topic score {h.relevance_score:.2f}), because:")
+            for sentence in h.relevance_evidence:
+                click.echo(f"     » {sentence[:400]}")
     if not params.relevant_only or result.total:
         return
-    click.echo("(only relevant articles are searched; add --all to search everything)")
+    click.echo("(only relevant articles are searched; add --relevance possible for the borderline ones, "
+               "--all to search everything)")
 
 
 @click.command("export")
@@ -101,16 +118,20 @@ def search_command(query, entities, entity_types, sources, langs, date_from, dat
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
               help="Default: from the file's extension, else csv.")
 @click.option("--bom", is_flag=True, help="Start the CSV with a byte order mark (for Excel).")
-def export_command(query, entities, entity_types, sources, langs, date_from, date_to, all_articles, output, fmt,
-                   bom):
-    """Export ALL articles matching QUERY and the filters as CSV or JSON Lines (streamed, no limit)."""
+def export_command(query, entities, entity_types, sources, langs, date_from, date_to, relevance, all_articles,
+                   output, fmt, bom):
+    """Export ALL articles matching QUERY and the filters as CSV or JSON Lines (streamed, no limit).
+
+    Each row names its relevance band (relevant, possible, not) and the evidence sentences behind
+    its topic score: `--relevance possible` exports the borderline articles for review.
+    """
     from indexer import export
     from indexer.archive import Archive
     from indexer.errors import ArchiveError
 
     settings = get_settings()
     fmt = fmt or ("jsonl" if output and output.suffix in (".jsonl", ".ndjson") else "csv")
-    params = _params(query, entities, entity_types, sources, langs, date_from, date_to, all_articles)
+    params = _params(query, entities, entity_types, sources, langs, date_from, date_to, relevance, all_articles)
     archive = Archive(settings)
     chunks = export.csv_chunks(archive, params, bom=bom) if fmt == "csv" else export.jsonl_chunks(archive, params)
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""What views receive: the app's settings, its archive, and the search parameters of the request."""
+"""What views receive: the app's settings, its archive, the relevance bands and the search parameters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi.templating import Jinja2Templates
 
 from dealwatch.settings import Settings
 from indexer.archive import Archive
-from indexer.query import SearchParams
+from indexer.query import RelevanceBands, SearchParams
 
 
 def get_settings(request: Request) -> Settings:
@@ -27,6 +27,14 @@ def get_templates(request: Request) -> Jinja2Templates:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ArchiveDep = Annotated[Archive, Depends(get_archive)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+
+
+def get_bands(settings: SettingsDep) -> RelevanceBands:
+    """The relevance bands of the settings (their names and score ranges, shown on the pages)."""
+    return RelevanceBands.from_settings(settings)
+
+
+BandsDep = Annotated[RelevanceBands, Depends(get_bands)]
 
 
 def search_params(params: Annotated[SearchParams, Query()], settings: SettingsDep) -> SearchParams:

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from indexer.errors import BadQuery
 from indexer.query import DEFAULT_SIZE, MAX_RESULT_WINDOW, SearchParams
 from search_ui import render
-from search_ui.dependencies import ArchiveDep, SettingsDep, TemplatesDep
+from search_ui.dependencies import ArchiveDep, BandsDep, SettingsDep, TemplatesDep
 from search_ui.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
@@ -45,14 +45,15 @@ def _as_typed(request: Request) -> SearchParams:
 
 
 @router.get("/", response_class=HTMLResponse)
-def search_page(request: Request, archive: ArchiveDep, settings: SettingsDep, templates: TemplatesDep):
+def search_page(request: Request, archive: ArchiveDep, settings: SettingsDep, templates: TemplatesDep,
+                bands: BandsDep):
     status = 200
     error = None
     try:
         params = SearchParams.from_url(request.query_params.multi_items()).checked(settings.ui_max_page_size)
     except BadQuery as exc:
         params, error, status = _as_typed(request), str(exc), 400
-    ctx: dict[str, Any] = {"req": params, "error": error, "result": None, "chart": None,
+    ctx: dict[str, Any] = {"req": params, "error": error, "result": None, "chart": None, "bands": bands,
                            "url": lambda **kw: search_url(params, **kw),
                            "toggle": lambda f, v: toggle_url(params, f, v),
                            "export_url": lambda path, **kw: export_url(params, path, **kw),
@@ -71,13 +72,14 @@ def help_page(request: Request, templates: TemplatesDep):
 
 
 @router.get("/articles/{doc_id}", response_class=HTMLResponse)
-def article_page(request: Request, doc_id: str, archive: ArchiveDep, templates: TemplatesDep):
+def article_page(request: Request, doc_id: str, archive: ArchiveDep, templates: TemplatesDep, bands: BandsDep):
     doc = archive.article(doc_id)
     if doc is None:
         raise NotFound(f"No article with id {doc_id!r} in the archive.")
     ctx = {"doc": doc, "paragraphs": render.text_with_evidence(doc.get("text", ""), doc.get("relevance_evidence")),
            "diffs": render.version_diffs(doc["versions"], doc), "entities": render.entities_of(doc),
-           "raw_available": archive.has_raw_page(doc), "evidence": render.evidence_list(doc.get("relevance_evidence"))}
+           "raw_available": archive.has_raw_page(doc), "evidence": render.evidence_list(doc.get("relevance_evidence")),
+           "bands": bands, "band": bands.band_of(doc.get("relevant"), doc.get("relevance_score"))}
     return templates.TemplateResponse(request, "article.html", ctx)
 
 
@@ -102,12 +104,12 @@ def entities_page(request: Request, archive: ArchiveDep, templates: TemplatesDep
 
 
 @router.get("/entities/{entity_id}", response_class=HTMLResponse)
-def entity_page(request: Request, entity_id: str, archive: ArchiveDep, templates: TemplatesDep):
+def entity_page(request: Request, entity_id: str, archive: ArchiveDep, templates: TemplatesDep, bands: BandsDep):
     detail = archive.entity(entity_id)
     if detail is None:
         raise NotFound(f"No entity {entity_id!r}: it is neither on the watchlist nor mentioned.")
     chart = render.chart_svg(detail["over_time"].buckets, detail["over_time"].interval)
-    return templates.TemplateResponse(request, "entity.html", {"e": detail, "chart": chart})
+    return templates.TemplateResponse(request, "entity.html", {"e": detail, "chart": chart, "bands": bands})
 
 
 @router.get("/sources", response_class=HTMLResponse)

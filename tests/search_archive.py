@@ -3,7 +3,12 @@
 Articles go through the real door (``indexer.documents.enriched_document``, then the store) into the test
 session's index on the real node. Their enrichment (entities, relevance, cluster) is set here
 explicitly so the tests state exactly what they expect; lemma fields come from
-``indexer.enrich.lemmas`` when ``prepare`` did not already add them.
+``indexer.enrich.lemmas`` when ``prepare`` did not already add them. As enrichment does, every
+article with a topic score above zero keeps evidence (here: the first line of its text).
+
+Relevance bands under the default settings (threshold 0.5, possibly relevant from 0.3): the
+articles of the source ``review-en`` sit around the lower edge of the "possibly relevant" band —
+:data:`POSSIBLE` inside it (one exactly at 0.3), ``card-stats`` just below it (0.29).
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ CITI = ("citi", "Citigroup", "bank")
 GOOGLE = ("google", "Google", "platform")
 AMAZON = ("amazon", "Amazon", "platform")
 WF = ("wf", "Wells Fargo", "bank")
+APPLE = ("apple", "Apple", "platform")
+GOLDMAN = ("goldman", "Goldman Sachs", "bank")
+MASTERCARD = ("mastercard", "Mastercard", "card_network")
 
 ARTICLES = [
     TestArticle("fb-banks", "Facebook asked big US banks for customers' card data",
@@ -76,9 +84,35 @@ ARTICLES = [
                 "news-en", "en", _d(2024, 2, 2), [CITI], cluster="c-formula", authors=["@attacker"]),
     TestArticle("undated", "Citigroup undated note", "Citigroup customers and their data, undated.",
                 "news-en", "en", None, [CITI], cluster="c-undated"),
+    # borderline: scored below the threshold, worth a person's look
+    TestArticle("apple-savings", "Apple weighs a savings account for its card holders",
+                "Apple is weighing a savings account for holders of its credit card, run together with Goldman "
+                "Sachs, people familiar with the plan said.\n"
+                "The company did not say what customer information its partner would receive.",
+                "review-en", "en", _d(2024, 8, 12), [APPLE, GOLDMAN], relevant=False, score=0.42,
+                cluster="c-apple", authors=["Lee Park"]),
+    TestArticle("wallet-loyalty", "A shopping app adds a wallet for loyalty and payment cards",
+                "The shopping app Lumo added a wallet that keeps loyalty cards and, from next month, Mastercard "
+                "payment cards.\nIts privacy notice says purchase history may be used to personalise offers.",
+                "review-en", "en", _d(2024, 8, 20), [MASTERCARD], relevant=False, score=0.3, cluster="c-wallet"),
+    TestArticle("card-stats", "Card payments grew again in the second quarter",
+                "Card payments in shops grew nine percent in the second quarter, the payments council said.\n"
+                "Contactless payments made up most of the growth.",
+                "review-en", "en", _d(2024, 8, 25), [], relevant=False, score=0.29, cluster="c-stats"),
 ]
+POSSIBLE = {"apple-savings", "wallet-loyalty"}      # 0.3 <= score < 0.5
 
 BY_KEY = {a.key: a for a in ARTICLES}
+
+
+def evidence_of(a: TestArticle) -> str:
+    """The evidence sentence the article is stored with."""
+    return a.text.split("\n")[0]
+
+
+def band_of(a: TestArticle) -> str:
+    """The article's relevance band under the default settings."""
+    return "relevant" if a.relevant else "possible" if a.key in POSSIBLE else "not"
 
 
 def document_for(a: TestArticle, settings) -> dict:
@@ -95,7 +129,7 @@ def document_for(a: TestArticle, settings) -> dict:
         "entity_types": sorted({e[2] for e in a.entities}),
         "entities": [{"id": e[0], "name": e[1], "type": e[2], "count": 1} for e in a.entities],
         "relevant": a.relevant, "relevance_score": a.score, "cluster_id": a.cluster,
-        "relevance_evidence": [a.text.split("\n")[0]] if a.relevant else [],
+        "relevance_evidence": [evidence_of(a)] if a.score > 0 else [],
     })
     return doc
 

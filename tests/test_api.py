@@ -37,6 +37,42 @@ def test_relevant_only_by_default(client, archive):
     default = client.get("/api/search", params={"q": "google"}).json()
     everything = client.get("/api/search", params={"q": "google", "relevant": "0"}).json()
     assert default["total"] == 0 and everything["total"] == 1
+    assert default["relevance"] == "relevant" and everything["relevance"] == "all"
+    assert client.get("/api/search", params={"q": "google", "relevance": "all"}).json()["total"] == 1
+    assert client.get("/api/search", params={"q": "google", "relevant": "1"}).json()["total"] == 0
+
+
+def test_possibly_relevant_articles_come_with_their_band_and_evidence(client, archive):
+    body = client.get("/api/search", params={"relevance": "possible"}).json()
+    assert body["total"] == 2 and body["relevance"] == "possible"
+    assert {h["id"] for h in body["hits"]} == {archive[k] for k in sa.POSSIBLE}
+    for h in body["hits"]:
+        article = next(a for a in sa.ARTICLES if archive[a.key] == h["id"])
+        assert h["relevance_band"] == "possible" and h["relevant"] is False
+        assert h["relevance_evidence"] == [sa.evidence_of(article)]
+        assert 0.3 <= h["relevance_score"] < 0.5
+    facet = {f["value"]: f for f in body["facets"]["relevance"]}
+    assert {v: f["count"] for v, f in facet.items()} == {"relevant": 7, "possible": 2, "not": 2}
+    assert facet["possible"]["selected"] and facet["possible"]["label"] == "possibly relevant — review"
+    assert "0.30" in facet["possible"]["hint"] and "0.50" in facet["possible"]["hint"]
+    assert body["links"]["csv"] == "/export.csv?relevance=possible"
+    assert body["links"]["html"] == "/?relevance=possible"
+    # every hit names its band, also in the other two
+    everything = client.get("/api/search", params={"relevance": "all", "size": "50"}).json()
+    bands = {h["id"]: h["relevance_band"] for h in everything["hits"]}
+    expected = {archive[a.key]: sa.band_of(a) for a in sa.ARTICLES}
+    assert len(bands) == len({a.cluster for a in sa.ARTICLES}) and bands == {i: expected[i] for i in bands}
+
+
+def test_openapi_documents_the_relevance_choice(client):
+    spec = client.get("/openapi.json").json()
+    params = {p["name"]: p for p in spec["paths"]["/api/search"]["get"]["parameters"]}
+    schema = params["relevance"]["schema"]
+    assert schema["enum"] == ["relevant", "possible", "all"] and schema["default"] == "relevant"
+    described = params["relevance"]["description"]
+    assert "possibly relevant" in described and "relevant=0" in described
+    hit = spec["components"]["schemas"]["HitOut"]["properties"]
+    assert {"relevance_band", "relevance_evidence"} <= set(hit)
 
 
 @pytest.mark.parametrize("params, says", [
@@ -48,6 +84,7 @@ def test_relevant_only_by_default(client, archive):
     ({"page": "600"}, "use the export"),
     ({"from": "31/12/2024"}, "from must be a date"),
     ({"sort": "random"}, "Unknown sort"),
+    ({"relevance": "borderline"}, "Unknown relevance 'borderline': use one of relevant, possible, all"),
 ])
 def test_bad_searches_are_400_with_a_json_message(client, params, says):
     r = client.get("/api/search", params=params)
@@ -152,3 +189,9 @@ def test_a_document_stored_with_a_single_author_string_is_answered(client, es, s
         assert r.json()["hits"][0]["authors"] == ["Solo Writer"]
     finally:
         es.delete(index=settings.articles_alias, id=doc["id"], refresh="wait_for")
+
+
+def test_a_possible_band_not_below_the_threshold_stops_the_app_at_start(settings):
+    with pytest.raises(ValueError, match=r"relevance_possible_min \(0.6\) must be at least 0 and below "
+                                         r"relevance_threshold \(0.5\)"):
+        create_app(settings.replace(relevance_threshold=0.5, relevance_possible_min=0.6))

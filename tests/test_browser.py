@@ -127,6 +127,64 @@ def test_search_filter_open_and_export(page, base_url, archive, tmp_path):
     shot(page, "article")
 
 
+def test_review_the_possibly_relevant_articles(page, base_url, archive, tmp_path):
+    page.goto(base_url + "/")
+    page.wait_for_selector("#total")
+    assert page.inner_text("#total") == "7"  # relevant to the story, by default
+    facet = page.locator('[data-facet="relevance"]')
+    assert [facet.locator(f'[data-value="{b}"]').inner_text().lstrip("✓ ") for b in ("relevant", "possible", "not")] \
+        == ["relevant to the story", "possibly relevant — review", "not about the story"]
+    assert facet.locator("li .count").all_inner_texts() == ["7", "2", "2"]
+    assert "0.30" in facet.locator('[data-value="possible"]').get_attribute("title")
+    shot(page, "relevance-facet")
+
+    # the summary points to the borderline articles; each shows the sentences behind its score
+    page.click("#review-possible")
+    page.wait_for_url("**relevance=possible**")
+    assert page.inner_text("#total") == "2"
+    assert page.input_value("#relevance") == "possible"
+    assert page.locator(".hit").count() == 2 and page.locator(".hit .badge.possible").count() == 2
+    evidence = page.locator(".hit .hit-evidence li").all_inner_texts()
+    assert sorted(evidence) == sorted(sa.evidence_of(sa.BY_KEY[k]) for k in sa.POSSIBLE)
+    assert facet.locator("li .count").all_inner_texts() == ["7", "2", "2"]  # the same counts, the other band chosen
+    shot(page, "search-possible")
+
+    # the export of the page holds the same articles, each with its band and evidence
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    path = tmp_path / "possible.csv"
+    dl.value.save_as(path)
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    assert sorted(r["url"] for r in rows) == sorted(sa.BY_KEY[k].url for k in sa.POSSIBLE)
+    assert {r["relevance_band"] for r in rows} == {"possible"} and all(r["evidence"] for r in rows)
+
+    # an article of the band says why it may be relevant, its evidence marked in the text
+    page.click(f'.hit h3 a[href="/articles/{archive["apple-savings"]}"]')
+    page.wait_for_selector("#article-title")
+    assert "possibly relevant — review" in page.inner_text("#relevance-band")
+    assert page.locator("mark.evidence").all_inner_texts() == [sa.evidence_of(sa.BY_KEY["apple-savings"])]
+    shot(page, "article-possible")
+    page.go_back()
+    page.wait_for_selector("#total")
+
+    # the third choice of the form: every article
+    page.select_option("#relevance", "all")
+    page.click("form.search button[type=submit]")
+    page.wait_for_url("**relevance=all**")
+    assert page.inner_text("#total") == str(len(sa.ARTICLES))
+    assert page.locator(".hit .hit-evidence").count() == 2   # only the borderline hits carry it
+
+    # a search with no relevant match offers its borderline matches
+    page.goto(base_url + "/")
+    page.fill("#q", "lumo")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#total")
+    assert page.inner_text("#total") == "0"
+    page.click("#review-possible")
+    page.wait_for_url("**relevance=possible**")
+    assert page.inner_text("#total") == "1" and "q=lumo" in page.url
+
+
 def test_wider_export_matches_api_total(page, base_url):
     page.goto(base_url + "/?relevant=0")
     with page.expect_download() as dl:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import search_archive as sa
 from dealwatch.cli import main as cli
-from indexer import export
+from indexer import export, store
 from indexer.archive import Archive
 from indexer.query import SearchParams
 
@@ -26,6 +26,8 @@ def csv_rows(text: str) -> list[dict[str, str]]:
     {},
     {"relevant": "0"},
     {"q": "bank OR amazon", "lang": "en", "from": "2024-01-01"},
+    {"relevance": "possible"},
+    {"relevance": "all", "source": "review-en"},
 ])
 def test_csv_export_has_exactly_the_search_total(client, params):
     total = client.get("/api/search", params=params).json()["total"]
@@ -53,7 +55,38 @@ def test_rows_are_newest_first_with_the_documented_columns(client):
     assert first["title"] == sa.BY_KEY["fb-banks-wire"].title and first["source"] == "wire-en"
     assert first["entities"] == "Facebook; JPMorgan Chase; Citigroup" and first["lang"] == "en"
     assert first["relevance"] == "0.900" and first["cluster_id"] == "c-fb" and first["author"] == "Wire Desk"
+    assert first["relevance_band"] == "relevant" and first["evidence"] == sa.evidence_of(sa.BY_KEY["fb-banks-wire"])
     assert "Citigroup" in first["snippet"]
+
+
+def test_the_export_names_each_rows_band_and_its_evidence(client):
+    rows = csv_rows(client.get("/export.csv", params={"relevance": "possible"}).text)
+    assert sorted(r["url"] for r in rows) == sorted(sa.BY_KEY[k].url for k in sa.POSSIBLE)
+    assert {r["relevance_band"] for r in rows} == {"possible"}
+    by_url = {a.url: a for a in sa.ARTICLES}
+    assert all(r["evidence"] == sa.evidence_of(by_url[r["url"]]) for r in rows)
+    everything = csv_rows(client.get("/export.csv", params={"relevance": "all"}).text)
+    assert {r["url"]: r["relevance_band"] for r in everything} == {a.url: sa.band_of(a) for a in sa.ARTICLES}
+    assert {r["url"]: r["relevance"] for r in everything if r["relevance_band"] == "possible"} == {
+        sa.BY_KEY["apple-savings"].url: "0.420", sa.BY_KEY["wallet-loyalty"].url: "0.300"}
+
+
+def test_evidence_sentences_share_one_cell(es, settings, archive):
+    doc = sa.document_for(sa.TestArticle("two-lines", "Two sentences of evidence", "First - line.\nSecond line.",
+                                         "review-en", "en", sa._d(2024, 9, 1), [], relevant=False, score=0.4,
+                                         cluster="c-two"), settings)
+    doc["relevance_evidence"] = ["-First line.", "Second line."]
+    store.write_documents(es, settings, [doc], refresh="wait_for")
+    try:
+        params = SearchParams(q="title:sentences", relevance="possible")
+        (row,) = list(export.rows(Archive(settings), params))
+        assert row["evidence"] == "-First line. | Second line." and row["relevance_band"] == "possible"
+        text = "".join(export.csv_chunks(Archive(settings), params))
+        assert csv_rows(text)[0]["evidence"] == "'-First line. | Second line."    # no formula in a spreadsheet
+        (obj,) = [json.loads(line) for line in "".join(export.jsonl_chunks(Archive(settings), params)).splitlines()]
+        assert obj["evidence"] == ["-First line.", "Second line."] and obj["relevance_band"] == "possible"
+    finally:
+        es.delete(index=settings.articles_alias, id=doc["id"], refresh="wait_for")
 
 
 def test_formula_cells_are_neutralised(client):
@@ -80,6 +113,9 @@ def test_json_lines_export(client, archive):
     assert {o["id"] for o in objs} == set(archive.values())
     hostile = next(o for o in objs if o["id"] == archive["hostile"])
     assert hostile["entities"] == ["Facebook"] and hostile["author"] == ["<i>Evil</i>"]
+    apple = next(o for o in objs if o["id"] == archive["apple-savings"])
+    assert apple["relevance_band"] == "possible" and apple["relevance"] == 0.42
+    assert apple["evidence"] == [sa.evidence_of(sa.BY_KEY["apple-savings"])]
 
 
 def test_malformed_export_query_is_a_400(client):
@@ -111,6 +147,31 @@ def test_cli_export_writes_the_same_rows(client, tmp_path):
     with open(out, encoding="utf-8", newline="") as fh:
         assert fh.read() == web
     assert f"{len(csv_rows(web))} rows written" in res.output
+
+
+def test_cli_export_of_the_possible_band_writes_the_same_rows(client, tmp_path):
+    out = tmp_path / "possible.csv"
+    res = CliRunner().invoke(cli, ["export", "--relevance", "possible", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    web = client.get("/export.csv", params={"relevance": "possible"}).text
+    with open(out, encoding="utf-8", newline="") as fh:
+        assert fh.read() == web
+    assert "2 rows written" in res.output
+
+
+def test_cli_search_of_the_possible_band_shows_why(archive):
+    res = CliRunner().invoke(cli, ["search", "--relevance", "possible"])
+    assert res.exit_code == 0, res.output
+    assert "2 possibly relevant articles found" in res.output
+    assert "possibly relevant (topic score 0.42), because:" in res.output
+    assert f"» {sa.evidence_of(sa.BY_KEY['apple-savings'])}" in res.output
+    assert sa.BY_KEY["card-stats"].url not in res.output
+    for every in (["--relevance", "all"], ["--all"]):
+        assert "3 articles found" in CliRunner().invoke(cli, ["search", *every, "--source", "review-en"]).output
+    both = CliRunner().invoke(cli, ["search", "--all", "--relevance", "possible"])
+    assert both.exit_code == 2 and "--all and --relevance possible contradict each other" in both.output
+    none = CliRunner().invoke(cli, ["search", "lumo", "--source", "review-en"])
+    assert "0 relevant articles found" in none.output and "--relevance possible" in none.output
 
 
 def test_cli_search_prints_hits_and_total(archive):

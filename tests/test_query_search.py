@@ -135,3 +135,55 @@ def test_an_entity_name_finds_its_misspellings(es, settings, archive):
         assert doc["id"] not in {h.id for h in run(es, settings, q="citigroup*").hits}
     finally:
         es.delete(index=settings.articles_alias, id=doc["id"], refresh="wait_for")
+
+
+# --- the relevance bands: relevant, possibly relevant (to review), not about the story ----------------------
+
+def test_the_possible_band_lists_the_articles_scored_just_below_the_threshold(es, settings, archive):
+    r = Archive(settings).search(SearchParams(relevance="possible"), collapse=False)
+    assert keys(archive, r) == sa.POSSIBLE == {"apple-savings", "wallet-loyalty"}  # 0.30 is in, 0.29 is not
+    assert {h.relevance_band for h in r.hits} == {"possible"}
+    for h in r.hits:   # each with the sentences that gave it its score, to judge it by
+        assert h.relevance_evidence == [sa.evidence_of(next(a for a in sa.ARTICLES if archive[a.key] == h.id))]
+    assert Archive(settings).count_matching(SearchParams(relevance="possible")) == 2
+    assert sum(b.count for b in Archive(settings).histogram(SearchParams(relevance="possible")).buckets) == 2
+
+
+def test_the_three_bands_split_every_search(es, settings, archive):
+    for q in ("", "card", "apple OR citigroup"):
+        everything = keys(archive, run(es, settings, q=q, relevance="all", size=100))
+        bands = {b: keys(archive, run(es, settings, q=q, relevance=b, size=100)) for b in ("relevant", "possible")}
+        assert bands["relevant"] == {k for k in everything if sa.BY_KEY[k].relevant}
+        assert bands["possible"] == everything & sa.POSSIBLE
+        assert not bands["relevant"] & bands["possible"]
+
+
+def test_the_relevance_facet_counts_each_band_under_the_other_filters(es, settings, archive):
+    def counts(r):
+        return {v.value: v.count for v in r.facets["relevance"]}
+    r = Archive(settings).search(SearchParams())
+    assert counts(r) == {b: len(sa.expected(lambda a, b=b: sa.band_of(a) == b))
+                         for b in ("relevant", "possible", "not")}
+    assert counts(r) == {"relevant": 7, "possible": 2, "not": 2}
+    assert [(v.value, v.label, v.selected) for v in r.facets["relevance"]] == [
+        ("relevant", "relevant to the story", True), ("possible", "possibly relevant — review", False),
+        ("not", "not about the story", False)]
+    assert [v.hint for v in r.facets["relevance"]] == [
+        "topic score ≥ 0.50", "topic score from 0.30 to below 0.50: the rules did not accept it, worth a look",
+        "topic score below 0.30"]
+    # its own choice does not change its counts; the other filters do (a band with no match counts 0)
+    chosen = Archive(settings).search(SearchParams(relevance="possible"))
+    assert counts(chosen) == counts(r) and [v.value for v in chosen.facets["relevance"] if v.selected] == ["possible"]
+    assert counts(Archive(settings).search(SearchParams(sources=("review-en",)))) == {
+        "relevant": 0, "possible": 2, "not": 1}
+    assert counts(Archive(settings).search(SearchParams(q="citigroup", relevance="all"))) == {
+        "relevant": 4, "possible": 0, "not": 0}
+    # the other facets count within the chosen band
+    assert {v.value: v.count for v in chosen.facets["source"]} == {"review-en": 2}
+
+
+def test_the_lower_edge_of_the_possible_band_is_a_setting(es, settings, archive):
+    narrower = Archive(settings.replace(relevance_possible_min=0.4))
+    r = narrower.search(SearchParams(relevance="possible"), collapse=False)
+    assert keys(archive, r) == {"apple-savings"}
+    assert {v.value: v.count for v in r.facets["relevance"]} == {"relevant": 7, "possible": 1, "not": 3}

@@ -7,12 +7,14 @@ from datetime import date
 import pytest
 
 from dealwatch.settings import Settings
-from indexer.query import HL_POST, HL_PRE, BadQuery as QueryError, QuerySyntaxError, SearchParams, parse_query
-from indexer.query.compile import build_query
+from indexer.query import (HL_POST, HL_PRE, BadQuery as QueryError, QuerySyntaxError, RelevanceBands, SearchParams,
+                           parse_query)
+from indexer.query.compile import build_query, facet_aggs
 from indexer.query.language import And, MatchAll, Not, Or, Term
 from search_ui.render import highlight_to_html
 
 request_from_params = SearchParams.from_url
+BANDS = RelevanceBands(threshold=0.5, possible_min=0.3)
 
 
 def test_empty_query_matches_everything():
@@ -82,8 +84,42 @@ def test_request_from_url_parameters_round_trips():
 
 def test_relevant_only_is_the_default_and_sort_follows_the_query():
     assert request_from_params([]).relevant_only is True
+    assert request_from_params([]).relevance == "relevant"
     assert request_from_params([]).effective_sort == "newest"
     assert request_from_params([("q", "bank")]).effective_sort == "relevance"
+
+
+@pytest.mark.parametrize("items, relevance", [
+    ([("relevance", "possible")], "possible"),
+    ([("relevance", "all")], "all"),
+    ([("relevance", "Relevant ")], "relevant"),
+    ([("relevance", "")], "relevant"),
+    # the older flag (bookmarks, feeds, links written before the three bands) means what it meant
+    ([("relevant", "0")], "all"),
+    ([("relevant", "no")], "all"),
+    ([("relevant", "1")], "relevant"),
+    ([("relevant", "")], "relevant"),
+    ([("relevant", "0"), ("relevance", "possible")], "possible"),   # the new name wins
+    ([("relevance", ""), ("relevant", "0")], "all"),
+])
+def test_relevance_is_one_of_three_bands_and_old_urls_keep_working(items, relevance):
+    assert request_from_params(items).relevance == relevance
+
+
+def test_the_url_names_the_band_in_its_canonical_form():
+    assert request_from_params([("relevant", "0")]).to_url() == [("relevance", "all")]
+    assert request_from_params([("relevant", "1")]).to_url() == []
+    req = request_from_params([("q", "apple"), ("relevance", "possible")])
+    assert req.to_url() == [("q", "apple"), ("relevance", "possible")]
+    assert request_from_params(req.to_url()) == req
+    assert req.to_url(relevance="all") == [("q", "apple"), ("relevance", "all")]
+
+
+def test_older_callers_naming_relevant_only_get_the_band_they_meant():
+    assert SearchParams(relevant_only=False).relevance == "all"
+    assert SearchParams(relevant_only=True).relevance == "relevant"
+    assert SearchParams.parse({"relevant_only": False, "relevance": "possible"}).relevance == "possible"
+    assert SearchParams(relevance="possible").relevant_only is False
 
 
 @pytest.mark.parametrize("params, says", [
@@ -92,6 +128,7 @@ def test_relevant_only_is_the_default_and_sort_follows_the_query():
     ([("page", "9999")], "use the export"),
     ([("sort", "random")], "Unknown sort"),
     ([("from", "2024-05-01"), ("to", "2024-01-01")], "date range is empty"),
+    ([("relevance", "maybe")], "Unknown relevance 'maybe': use one of relevant, possible, all"),
 ])
 def test_out_of_bounds_requests_are_refused_with_a_reason(params, says):
     with pytest.raises(QueryError) as err:
@@ -108,11 +145,43 @@ def test_bad_parameter_values_are_query_errors(params, says):
 
 
 def test_filters_are_filters_of_the_query():
-    q = build_query(SearchParams(q="bank", entities=("fb", "jpm"), langs=("en",)))
+    q = build_query(SearchParams(q="bank", entities=("fb", "jpm"), langs=("en",)), bands=BANDS)
     filters = q["bool"]["filter"]
     assert {"term": {"entity_ids": "fb"}} in filters and {"term": {"entity_ids": "jpm"}} in filters
     assert {"terms": {"lang": ["en"]}} in filters
     assert {"term": {"relevant": True}} in filters
+
+
+def test_the_possible_band_is_a_score_range_below_the_relevant_ones():
+    filters = build_query(SearchParams(relevance="possible"), bands=BANDS)["bool"]["filter"]
+    assert filters == [{"bool": {"filter": [{"range": {"relevance_score": {"gte": 0.3}}}],
+                                 "must_not": [{"term": {"relevant": True}}]}}]
+    assert build_query(SearchParams(relevance="all"), bands=BANDS) == {"match_all": {}}
+    wider = RelevanceBands(threshold=0.5, possible_min=0.1)        # the lower edge comes from the settings
+    assert "'gte': 0.1" in str(build_query(SearchParams(relevance="possible"), bands=wider))
+
+
+def test_the_relevance_facet_counts_three_bands_under_the_other_filters():
+    agg = facet_aggs(SearchParams(q="apple", langs=("en",), relevance="possible"), bands=BANDS)["facet_relevance"]
+    assert agg["filter"] == {"bool": {"filter": [{"terms": {"lang": ["en"]}}]}}   # its own filter left out
+    assert agg["aggs"]["bands"]["filters"]["filters"] == {b: BANDS.clause(b) for b in ("relevant", "possible", "not")}
+
+
+@pytest.mark.parametrize("relevant, score, band", [
+    (True, 0.9, "relevant"), (True, 0.45, "relevant"),   # the stored flag decides "relevant"
+    (False, 0.49, "possible"), (False, 0.3, "possible"), (False, 0.2999, "not"), (False, 0.0, "not"),
+    (None, None, "not"), (False, 0.7, "possible"),       # enriched under a higher threshold: still reviewed
+])
+def test_every_article_falls_in_exactly_one_band(relevant, score, band):
+    assert BANDS.band_of(relevant, score) == band
+
+
+@pytest.mark.parametrize("threshold, possible_min", [(0.5, 0.5), (0.5, 0.6), (0.5, -0.1)])
+def test_a_possible_band_that_is_not_below_the_threshold_is_refused(threshold, possible_min):
+    with pytest.raises(ValueError, match="relevance_possible_min .* must be at least 0 and below relevance_threshold"):
+        RelevanceBands(threshold=threshold, possible_min=possible_min)
+    with pytest.raises(ValueError, match="DEALWATCH_RELEVANCE_POSSIBLE_MIN"):
+        RelevanceBands.from_settings(Settings(relevance_threshold=threshold, relevance_possible_min=possible_min))
 
 
 def test_highlighted_text_is_escaped_except_the_markers():

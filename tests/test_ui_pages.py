@@ -123,3 +123,87 @@ def test_atom_feed_lists_newest_matches(client, archive):
     assert len(feed.entries) == 4
     hostile = feedparser.parse(client.get("/feed.atom", params={"q": "hostile"}).content)
     assert not hostile.bozo and "<script>" in hostile.entries[0].title  # text, escaped in the XML
+
+
+# --- the relevance bands on the pages ----------------------------------------------------------------------
+
+def _hit_blocks(page: str) -> dict[str, str]:
+    """The HTML of each hit on a results page, by article id."""
+    blocks = page.split('<article class="hit">')[1:]
+    return {b.split('href="/articles/', 1)[1].split('"', 1)[0]: b.split("</article>", 1)[0] for b in blocks}
+
+
+def test_the_results_page_offers_the_possibly_relevant_for_review(client, archive):
+    page = client.get("/").text
+    # the facet: three bands with their counts, their score ranges in the tooltips
+    facet = page.split('data-facet="relevance"', 1)[1].split("</section>", 1)[0]
+    assert 'class="selected" data-value="relevant" title="topic score ≥ 0.50">✓ relevant to the story</a> ' \
+           '<span class="count">7</span>' in facet
+    assert 'href="/?relevance=possible" class="" data-value="possible" title="topic score from 0.30 to below ' \
+           '0.50: the rules did not accept it, worth a look">possibly relevant — review</a> ' \
+           '<span class="count">2' in facet
+    assert '<span data-value="not" title="topic score below 0.30">not about the story</span> ' \
+           '<span class="count">2</span>' in facet
+    # the relevant ones are listed; the summary points to the borderline ones
+    assert '<strong id="total">7</strong> relevant articles' in page
+    assert 'href="/?relevance=possible" id="review-possible"' in page and "2 possibly relevant to review" in page
+    assert '<option value="relevant" selected' in page
+
+
+def test_possibly_relevant_hits_show_the_sentences_behind_their_score(client, archive):
+    r = client.get("/", params={"relevance": "possible"})
+    assert r.status_code == 200
+    page = r.text
+    assert '<strong id="total">2</strong> possibly relevant articles' in page
+    assert '<option value="possible" selected' in page and 'id="review-possible"' not in page
+    hits = _hit_blocks(page)
+    assert set(hits) == {archive[k] for k in sa.POSSIBLE}
+    apple = hits[archive["apple-savings"]]
+    assert '<span class="badge possible"' in apple and "possibly relevant 0.42" in apple
+    assert '<div class="hit-evidence">' in apple and f"<li>{sa.evidence_of(sa.BY_KEY['apple-savings'])}</li>" in apple
+    # the facet keeps its counts; choosing the band again goes back to all articles
+    assert 'href="/?relevance=all" class="selected" data-value="possible"' in page
+    # the exports and the feed of the page are of the same band
+    assert 'href="/export.csv?relevance=possible"' in page and 'href="/feed.atom?relevance=possible"' in page
+
+
+def test_only_the_borderline_hits_carry_evidence_on_the_results_page(client, archive):
+    hits = _hit_blocks(client.get("/", params={"relevance": "all", "source": "review-en"}).text)
+    assert len(hits) == 3
+    wallet = hits[archive["wallet-loyalty"]]
+    assert "hit-evidence" in wallet and "possibly relevant 0.30" in wallet
+    stats = hits[archive["card-stats"]]
+    assert "hit-evidence" not in stats and "badge possible" not in stats and ">0.29</span>" in stats
+    relevant = _hit_blocks(client.get("/", params={"q": "jpmorgan"}).text)
+    assert all("hit-evidence" not in h and "badge relevant" in h for h in relevant.values())
+
+
+def test_old_links_with_relevant_0_still_show_everything(client, archive):
+    page = client.get("/", params={"relevant": "0"}).text
+    assert f'<strong id="total">{len(sa.ARTICLES)}</strong> articles' in page
+    assert '<option value="all" selected' in page
+    assert 'href="/export.csv?relevance=all"' in page          # written in the canonical form
+    feed = feedparser.parse(client.get("/feed.atom", params={"relevant": "0", "source": "review-en"}).content)
+    assert len(feed.entries) == 3
+
+
+def test_an_empty_band_says_where_else_to_look(client, archive):
+    page = client.get("/", params={"q": "lumo"}).text
+    assert '<strong id="total">0</strong>' in page and "among the relevant ones" in page
+    assert 'id="review-possible"' in page and "1 possibly relevant to review" in page
+    page = client.get("/", params={"q": "citigroup", "relevance": "possible"}).text
+    assert "No articles match among the possibly relevant ones" in page
+    assert 'href="/?q=citigroup&amp;relevance=all"' in page
+
+
+def test_the_article_page_names_the_band(client, archive):
+    page = client.get(f"/articles/{archive['apple-savings']}").text
+    assert "0.42 (possibly relevant — review)" in page
+    assert "<h4>Why possibly relevant (below the threshold: review)</h4>" in page
+    assert '<mark class="evidence"' in page
+    assert "0.90 (relevant to the story)" in client.get(f"/articles/{archive['fb-banks']}").text
+
+
+def test_an_unknown_band_is_explained_on_the_page(client):
+    r = client.get("/", params={"relevance": "maybe"})
+    assert r.status_code == 400 and "Unknown relevance &#39;maybe&#39;: use one of relevant, possible, all" in r.text

@@ -89,7 +89,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     title_sents = {sent_of[i] for i in range(n_title)}
     rel = score_relevance(topic, present, title_sents)
     evidence = []
-    for s in rel.evidence[:MAX_EVIDENCE]:
+    for s in sorted(rel.evidence[:MAX_EVIDENCE]):  # the best window's sentences are never left out
         sentence = " ".join(combined[spans[s][0]:spans[s][1]].split())
         if len(sentence) > MAX_EVIDENCE_CHARS:
             sentence = sentence[:MAX_EVIDENCE_CHARS].rsplit(" ", 1)[0] + " …"

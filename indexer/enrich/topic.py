@@ -233,7 +233,7 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
 @dataclass
 class Relevance:
     score: float
-    evidence: list[int]          # sentence indexes
+    evidence: list[int]          # sentence indexes, the best window's first, then the supporting ones
     concepts: list[str]          # concepts of the best window
 
 
@@ -289,4 +289,4 @@ def score_relevance(topic: Topic, present: list[set[int]], title_sentences: set[
         for k in range(max(0, s - w), min(n, s + w + 1)):
             if present[k] and k not in evidence:
                 evidence.append(k)
-    return Relevance(round(score, 4), sorted(evidence), sorted(best_concepts))
+    return Relevance(round(score, 4), evidence, sorted(best_concepts))

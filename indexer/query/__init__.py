@@ -6,6 +6,7 @@ words with the same filters give the same articles everywhere. One module per jo
 
 - :mod:`~indexer.query.language`: the query language (text → AST; pure Python),
 - :mod:`~indexer.query.params`: :class:`SearchParams`, the typed parameters every face builds,
+- :mod:`~indexer.query.bands`: the relevance bands (relevant, possibly relevant, not) from the settings,
 - :mod:`~indexer.query.compile`: AST + filters → Elasticsearch bodies (pure functions),
 - :mod:`~indexer.query.execute`: running them and turning answers into :mod:`~indexer.query.results`,
 - :mod:`~indexer.query.readmodels`: the data behind the article, entity and sources pages.
@@ -14,11 +15,13 @@ Callers outside ``indexer/`` reach execute and readmodels through :class:`indexe
 """
 
 from indexer.errors import BadQuery
+from indexer.query.bands import BANDS, RelevanceBands
 from indexer.query.compile import HL_POST, HL_PRE
 from indexer.query.language import MAX_QUERY_LENGTH, QUERY_FIELDS, QuerySyntaxError, parse_query
-from indexer.query.params import DEFAULT_SIZE, MAX_RESULT_WINDOW, SORTS, SearchParams
+from indexer.query.params import DEFAULT_SIZE, MAX_RESULT_WINDOW, RELEVANCE, SORTS, SearchParams
 from indexer.query.results import Bucket, FacetValue, Histogram, Hit, SearchResult, entities_of, strip_highlight
 
-__all__ = ["BadQuery", "HL_POST", "HL_PRE", "MAX_QUERY_LENGTH", "QUERY_FIELDS", "QuerySyntaxError", "parse_query",
-           "DEFAULT_SIZE", "MAX_RESULT_WINDOW", "SORTS", "SearchParams", "Bucket", "FacetValue", "Histogram", "Hit",
-           "SearchResult", "entities_of", "strip_highlight"]
+__all__ = ["BadQuery", "BANDS", "RELEVANCE", "RelevanceBands", "HL_POST", "HL_PRE", "MAX_QUERY_LENGTH",
+           "QUERY_FIELDS", "QuerySyntaxError", "parse_query", "DEFAULT_SIZE", "MAX_RESULT_WINDOW", "SORTS",
+           "SearchParams", "Bucket", "FacetValue", "Histogram", "Hit", "SearchResult", "entities_of",
+           "strip_highlight"]

@@ -1,6 +1,7 @@
 """Compiling a search to Elasticsearch: the query language's AST and the filters to query bodies.
 
-Pure functions of :class:`~indexer.query.params.SearchParams` (no client, no I/O): the bool query
+Pure functions of :class:`~indexer.query.params.SearchParams` and the relevance bands of the
+settings (:class:`~indexer.query.bands.RelevanceBands`; no client, no I/O): the bool query
 (:func:`build_query`), highlighting, sort, facet aggregations and the complete results-page body
 (:func:`search_body`). A plain word matches the exact words of the title and text *or* their lemmas,
 so ``bank`` finds "banków" and ``"dane klientów"`` finds "danych klienta"; a word or phrase equal
@@ -16,6 +17,7 @@ from datetime import timedelta
 from typing import Any, Iterable
 
 from indexer.enrich.lemmas import lemma_tokens
+from indexer.query.bands import BANDS, RelevanceBands
 from indexer.query.language import And, MatchAll, Node, Not, Or, QuerySyntaxError, Term, parse_query, query_terms
 from indexer.query.params import SearchParams
 
@@ -25,8 +27,8 @@ HL_POST = "\ue001"
 
 # Fields a hit carries in _source (never the full text: snippets come from highlighting).
 HIT_SOURCE = ["id", "url", "canonical_url", "title", "source", "domain", "published_at", "crawled_at", "lang",
-              "authors", "relevant", "relevance_score", "entity_ids", "entity_names", "entity_types", "entities",
-              "cluster_id", "description", "version"]
+              "authors", "relevant", "relevance_score", "relevance_evidence", "entity_ids", "entity_names",
+              "entity_types", "entities", "cluster_id", "description", "version"]
 
 
 def _lemmas(text: str) -> list[str]:
@@ -120,7 +122,7 @@ def ast_to_es(node: Node) -> dict:
     raise TypeError(node)
 
 
-def filter_clauses(params: SearchParams) -> dict[str, list[dict]]:
+def filter_clauses(params: SearchParams, *, bands: RelevanceBands) -> dict[str, list[dict]]:
     """The filters of a request by facet name (facets count with all filters but their own)."""
     out: dict[str, list[dict]] = {}
     if params.entities:
@@ -138,16 +140,17 @@ def filter_clauses(params: SearchParams) -> dict[str, list[dict]]:
         if params.date_to:
             rng["lt"] = (params.date_to + timedelta(days=1)).isoformat()
         out["date"] = [{"range": {"published_at": rng}}]
-    if params.relevant_only:
-        out["relevant"] = [{"term": {"relevant": True}}]
+    if params.relevance != "all":
+        out["relevance"] = [bands.clause(params.relevance)]
     return out
 
 
-def build_query(params: SearchParams, without: Iterable[str] = ()) -> dict:
+def build_query(params: SearchParams, without: Iterable[str] = (), *, bands: RelevanceBands) -> dict:
     """The full Elasticsearch query for a request (text AND all filters, except the named ones)."""
     text = ast_to_es(parse_query(params.q))
     skip = set(without)
-    filters = [c for name, clauses in filter_clauses(params).items() if name not in skip for c in clauses]
+    filters = [c for name, clauses in filter_clauses(params, bands=bands).items() if name not in skip
+               for c in clauses]
     if not filters:
         return text
     body: dict[str, Any] = {"filter": filters}
@@ -209,28 +212,33 @@ FACETS = {  # facet name -> (field, number of buckets)
     "type": ("entity_types", 20),
     "source": ("source", 50),
     "lang": ("lang", 20),
-    "relevant": ("relevant", 2),
 }
 
 
-def facet_aggs(params: SearchParams) -> dict:
+def facet_aggs(params: SearchParams, *, bands: RelevanceBands) -> dict:
     """One filter+terms aggregation per facet: counts under every filter but the facet's own
-    (entities combine with AND, so their counts respect the chosen entities too)."""
+    (entities combine with AND, so their counts respect the chosen entities too); the relevance
+    facet counts each of the three bands (relevant, possible, not) under all the other filters."""
     aggs: dict[str, Any] = {}
+    no_text = params.model_copy(update={"q": ""})
     for name, (fld, size) in FACETS.items():
         own = () if name == "entity" else (name,)
         aggs[f"facet_{name}"] = {
-            "filter": build_query(params.model_copy(update={"q": ""}), without=own),
+            "filter": build_query(no_text, without=own, bands=bands),
             "aggs": {"values": {"terms": {"field": fld, "size": size}}},
         }
+    aggs["facet_relevance"] = {
+        "filter": build_query(no_text, without=("relevance",), bands=bands),
+        "aggs": {"bands": {"filters": {"filters": {b: bands.clause(b) for b in BANDS}}}},
+    }
     return aggs
 
 
-def search_body(params: SearchParams, *, facets: bool = True, highlight: bool = True,
+def search_body(params: SearchParams, *, bands: RelevanceBands, facets: bool = True, highlight: bool = True,
                 collapse: bool = False) -> dict:
     """The complete search body (without index) for one results page."""
     text = ast_to_es(parse_query(params.q))
-    filters = [c for clauses in filter_clauses(params).values() for c in clauses]
+    filters = [c for clauses in filter_clauses(params, bands=bands).values() for c in clauses]
     body: dict[str, Any] = {
         "query": text,
         "post_filter": {"bool": {"filter": filters}} if filters else {"match_all": {}},
@@ -240,11 +248,11 @@ def search_body(params: SearchParams, *, facets: bool = True, highlight: bool = 
     if highlight:
         body["highlight"] = highlight_spec(params)
     if facets:
-        body["aggs"] = facet_aggs(params)
+        body["aggs"] = facet_aggs(params, bands=bands)
     if collapse:
         # the number of distinct stories (clusters) among the matches: what the pages show
         body.setdefault("aggs", {})["stories"] = {
-            "filter": build_query(params.model_copy(update={"q": ""})),
+            "filter": build_query(params.model_copy(update={"q": ""}), bands=bands),
             "aggs": {"n": {"cardinality": {"field": "cluster_id", "precision_threshold": 40000}}}}
         body["collapse"] = {"field": "cluster_id",
                             "inner_hits": {"name": "similar", "size": 5, "_source": ["id", "title", "source", "url"],

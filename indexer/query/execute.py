@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 from dealwatch.dates import parse_datetime
 from dealwatch.settings import Settings
 from indexer import store
+from indexer.query.bands import BANDS, RelevanceBands
 from indexer.query.compile import FACETS, build_query, search_body
 from indexer.query.labels import entity_labels
 from indexer.query.params import SearchParams
@@ -28,7 +29,12 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _hit_from(h: dict) -> Hit:
+def _evidence(value: Any) -> list[str]:
+    """The stored evidence sentences as a list of text (a single sentence may be stored as a string)."""
+    return [s.strip() for s in _as_list(value) if isinstance(s, str) and s.strip()]
+
+
+def _hit_from(h: dict, bands: RelevanceBands) -> Hit:
     src = h.get("_source", {})
     hl = h.get("highlight", {})
     text_frags = hl.get("text") or []
@@ -42,6 +48,8 @@ def _hit_from(h: dict) -> Hit:
         id=src.get("id") or h["_id"], title=src.get("title") or "(untitled)", url=src.get("url") or "",
         source=src.get("source") or "", published_at=src.get("published_at"), lang=src.get("lang"),
         relevant=src.get("relevant"), relevance_score=src.get("relevance_score"),
+        relevance_band=bands.band_of(src.get("relevant"), src.get("relevance_score")),
+        relevance_evidence=_evidence(src.get("relevance_evidence")),
         entities=entities_of(src), authors=_as_list(src.get("authors")),
         title_hl=(hl.get("title") or [src.get("title") or "(untitled)"])[0], snippet_hl=snippet,
         cluster_id=src.get("cluster_id"), similar_count=max(0, total_inner - 1), similar=similar,
@@ -49,11 +57,11 @@ def _hit_from(h: dict) -> Hit:
     )
 
 
-def _can_collapse(es: Elasticsearch, settings: Settings, params: SearchParams) -> bool:
+def _can_collapse(es: Elasticsearch, settings: Settings, params: SearchParams, bands: RelevanceBands) -> bool:
     """Collapse near-duplicates only when every match has a cluster id (missing ids would
     collapse into one group)."""
     missing = es.count(index=settings.articles_alias, query={"bool": {
-        "filter": [build_query(params)], "must_not": [{"exists": {"field": "cluster_id"}}]}})["count"]
+        "filter": [build_query(params, bands=bands)], "must_not": [{"exists": {"field": "cluster_id"}}]}})["count"]
     return missing == 0
 
 
@@ -61,11 +69,12 @@ def search(es: Elasticsearch, settings: Settings, params: SearchParams, *, facet
            collapse: bool | None = None) -> SearchResult:
     """One results page: hits (near-duplicates collapsed when possible), facets, total."""
     params.checked(settings.ui_max_page_size)
+    bands = RelevanceBands.from_settings(settings)
     if collapse is None:
-        collapse = _can_collapse(es, settings, params)
-    body = search_body(params, facets=facets, collapse=collapse)
+        collapse = _can_collapse(es, settings, params, bands)
+    body = search_body(params, bands=bands, facets=facets, collapse=collapse)
     resp = es.search(index=settings.articles_alias, **body)
-    hits = [_hit_from(h) for h in resp["hits"]["hits"]]
+    hits = [_hit_from(h, bands) for h in resp["hits"]["hits"]]
     aggs = resp.get("aggregations", {})
     names: dict[str, str] = {}
     stories = aggs.get("stories", {}).get("n", {}).get("value") if collapse else None
@@ -73,33 +82,40 @@ def search(es: Elasticsearch, settings: Settings, params: SearchParams, *, facet
         ids = [b["key"] for b in aggs["facet_entity"]["values"]["buckets"]] + list(params.entities)
         names = {k: v[0] for k, v in entity_labels(es, settings, ids).items()}
     return SearchResult(params=params, total=resp["hits"]["total"]["value"], hits=hits,
-                        facets=_facets_from(aggs, params, names) if facets else {}, took_ms=resp.get("took", 0),
+                        facets=_facets_from(aggs, params, names, bands) if facets else {},
+                        took_ms=resp.get("took", 0),
                         collapsed=collapse, stories=stories)
 
 
-def _facets_from(aggs: dict, params: SearchParams, names: dict[str, str]) -> dict[str, list[FacetValue]]:
+def _facets_from(aggs: dict, params: SearchParams, names: dict[str, str],
+                 bands: RelevanceBands) -> dict[str, list[FacetValue]]:
     if not aggs:
         return {}
     selected = {"entity": set(params.entities), "type": set(params.entity_types), "source": set(params.sources),
-                "lang": set(params.langs), "relevant": {"true"} if params.relevant_only else set()}
+                "lang": set(params.langs)}
     out: dict[str, list[FacetValue]] = {}
     for name in FACETS:
         buckets = aggs.get(f"facet_{name}", {}).get("values", {}).get("buckets", [])
         vals = []
         for b in buckets:
-            key = b.get("key_as_string", str(b["key"])) if name == "relevant" else str(b["key"])
+            key = str(b["key"])
             label = names.get(key, key) if name == "entity" else key
             vals.append(FacetValue(key, b["doc_count"], label, key in selected[name]))
         # a selected value with no matches still shows (count 0) so it can be removed
         for s in selected[name] - {v.value for v in vals}:
             vals.append(FacetValue(s, 0, names.get(s, s), True))
         out[name] = vals
+    # the three relevance bands, always all three (a band with no matches counts 0)
+    counts = aggs.get("facet_relevance", {}).get("bands", {}).get("buckets", {})
+    out["relevance"] = [FacetValue(b, counts.get(b, {}).get("doc_count", 0), bands.label(b), b == params.relevance,
+                                   hint=bands.score_range(b)) for b in BANDS]
     return out
 
 
 def count(es: Elasticsearch, settings: Settings, params: SearchParams) -> int:
     """Number of matching articles (no collapsing): what the export writes."""
-    return es.count(index=settings.articles_alias, query=build_query(params))["count"]
+    bands = RelevanceBands.from_settings(settings)
+    return es.count(index=settings.articles_alias, query=build_query(params, bands=bands))["count"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -122,7 +138,7 @@ def histogram(es: Elasticsearch, settings: Settings, params: SearchParams) -> Hi
 
     The interval (hour/day/week/month/year) follows the span of the matches' dates.
     """
-    query = build_query(params)
+    query = build_query(params, bands=RelevanceBands.from_settings(settings))
     stats = es.search(index=settings.articles_alias, size=0, query=query,
                       aggs={"first": {"min": {"field": "published_at"}}, "last": {"max": {"field": "published_at"}}})
     a = stats["aggregations"]
@@ -150,4 +166,5 @@ def scan(es: Elasticsearch, settings: Settings, params: SearchParams, fields: li
          page_size: int = 500) -> Iterator[dict[str, Any]]:
     """Every matching hit (no collapsing, newest first), read through a point in time."""
     sort = [{"published_at": {"order": "desc", "missing": "_last"}}]
-    yield from store.scan(es, settings, build_query(params), fields, sort, page_size)
+    query = build_query(params, bands=RelevanceBands.from_settings(settings))
+    yield from store.scan(es, settings, query, fields, sort, page_size)

@@ -11,7 +11,7 @@ reads URL parameters (repeated keys or comma-separated values for the lists) and
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -22,6 +22,7 @@ from indexer.query.language import MAX_QUERY_LENGTH, parse_query
 
 MAX_RESULT_WINDOW = 10_000         # from + size beyond this: use the export
 SORTS = ("relevance", "newest")
+RELEVANCE = ("relevant", "possible", "all")   # the bands shown (see indexer.query.bands)
 DEFAULT_SIZE = 20
 _LIST_FIELDS = ("entities", "entity_types", "sources", "langs")
 
@@ -43,13 +44,28 @@ class SearchParams(BaseModel):
     langs: tuple[str, ...] = Field((), alias="lang", description="Language code (en, pl, …); repeat: any of")
     date_from: date | None = Field(None, alias="from", description="Published on or after, YYYY-MM-DD")
     date_to: date | None = Field(None, alias="to", description="Published on or before (whole day), YYYY-MM-DD")
-    relevant_only: bool = Field(True, alias="relevant",
-                                description="1: articles about the monitored topic only (default); 0: all")
+    relevance: Literal["relevant", "possible", "all"] = Field(
+        "relevant", description="relevant: articles about the story (default); possible: the possibly relevant "
+                                "ones, scored just below the threshold, to review; all: every article. "
+                                "The older relevant=1 / relevant=0 still work and mean relevant / all.")
     sort: str = Field("", description="relevance | newest (default: relevance with a query, newest without)")
     page: int = Field(1, description="Results page, from 1")
     size: int = Field(DEFAULT_SIZE, description="Hits per page (at most the ui_max_page_size setting)")
 
     # --- reading values as people write them in URLs ------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _older_relevant_flag(cls, data: Any) -> Any:
+        """``relevant=1|0`` (older URLs, feeds, bookmarks) and ``relevant_only=True|False`` (older
+        callers) as the band they meant, unless ``relevance`` itself is given."""
+        if not isinstance(data, dict) or not ({"relevant", "relevant_only"} & data.keys()):
+            return data
+        data = dict(data)
+        older = [data.pop(k) for k in ("relevant", "relevant_only") if k in data]
+        if str(_last(data.get("relevance")) or "").strip() == "":
+            data["relevance"] = "relevant" if _flag(older[-1]) else "all"
+        return data
+
     @field_validator("q", mode="before")
     @classmethod
     def _query_text(cls, value: Any) -> str:
@@ -82,15 +98,15 @@ class SearchParams(BaseModel):
         except ValueError:
             raise _bad(f"{name} must be a date like 2024-05-31 (got {text!r}).") from None
 
-    @field_validator("relevant_only", mode="before")
+    @field_validator("relevance", mode="before")
     @classmethod
-    def _relevant(cls, value: Any) -> bool:
-        value = _last(value)
-        if isinstance(value, bool):
-            return value
-        if value is None or str(value).strip() == "":
-            return True
-        return str(value).strip().lower() not in {"0", "false", "no", "off", "all"}
+    def _relevance(cls, value: Any) -> str:
+        value = str(_last(value) or "").strip().lower()
+        if not value:
+            return "relevant"
+        if value not in RELEVANCE:
+            raise _bad(f"Unknown relevance {value!r}: use one of {', '.join(RELEVANCE)}.")
+        return value
 
     @field_validator("sort", mode="before")
     @classmethod
@@ -154,6 +170,11 @@ class SearchParams(BaseModel):
         return self.sort or ("relevance" if self.q else "newest")
 
     @property
+    def relevant_only(self) -> bool:
+        """True when only the articles judged relevant are searched (the default)."""
+        return self.relevance == "relevant"
+
+    @property
     def offset(self) -> int:
         return (self.page - 1) * self.size
 
@@ -180,8 +201,8 @@ class SearchParams(BaseModel):
             params.append(("from", p.date_from.isoformat()))
         if p.date_to:
             params.append(("to", p.date_to.isoformat()))
-        if not p.relevant_only:
-            params.append(("relevant", "0"))
+        if p.relevance != "relevant":
+            params.append(("relevance", p.relevance))
         if p.sort:
             params.append(("sort", p.sort))
         if p.page != 1:
@@ -196,6 +217,16 @@ def _last(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return value[-1] if value else None
     return value
+
+
+def _flag(value: Any) -> bool:
+    """The older ``relevant`` flag as it was read: anything but 0/false/no/off/all means yes."""
+    value = _last(value)
+    if isinstance(value, bool):
+        return value
+    if value is None or str(value).strip() == "":
+        return True
+    return str(value).strip().lower() not in {"0", "false", "no", "off", "all"}
 
 
 def bad_query(exc: ValidationError) -> BadQuery:

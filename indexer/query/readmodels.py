@@ -84,8 +84,8 @@ def entity_detail(es: Elasticsearch, settings: Settings, entity_id: str, latest:
     if total == 0 and known is None:
         return None
     a = resp["aggregations"]
-    over_time = execute.histogram(es, settings, SearchParams(entities=(entity_id,), relevant_only=False))
-    latest_params = SearchParams(entities=(entity_id,), relevant_only=True, sort="newest", size=latest)
+    over_time = execute.histogram(es, settings, SearchParams(entities=(entity_id,), relevance="all"))
+    latest_params = SearchParams(entities=(entity_id,), relevance="relevant", sort="newest", size=latest)
     latest_hits = execute.search(es, settings, latest_params, facets=False, collapse=False).hits
     labels = entity_labels(es, settings, [entity_id] + [b["key"] for b in a["co"]["buckets"]])
     names = {k: v[0] for k, v in labels.items()}

@@ -36,6 +36,8 @@ class Hit:
     similar_count: int = 0         # other articles of the same near-duplicate cluster among the matches
     similar: list[dict] = field(default_factory=list)
     score: float | None = None
+    relevance_band: str = "not"    # relevant | possible | not (indexer.query.bands)
+    relevance_evidence: list[str] = field(default_factory=list)   # the sentences behind the topic score
 
     @property
     def snippet(self) -> str:
@@ -45,7 +47,8 @@ class Hit:
         return {
             "id": self.id, "title": self.title, "url": self.url, "source": self.source,
             "published_at": self.published_at, "lang": self.lang, "relevant": self.relevant,
-            "relevance_score": self.relevance_score, "entities": self.entities, "authors": self.authors,
+            "relevance_score": self.relevance_score, "relevance_band": self.relevance_band,
+            "relevance_evidence": self.relevance_evidence, "entities": self.entities, "authors": self.authors,
             "snippet": self.snippet, "cluster_id": self.cluster_id,
             "similar_count": self.similar_count, "similar": self.similar, "score": self.score,
         }
@@ -57,6 +60,7 @@ class FacetValue:
     count: int
     label: str = ""
     selected: bool = False
+    hint: str = ""                 # what the value means, for a tooltip (the relevance bands' score ranges)
 
 
 @dataclass
@@ -82,10 +86,12 @@ class SearchResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "total": self.total, "page": self.params.page, "size": self.params.size, "pages": self.pages,
-            "sort": self.params.effective_sort, "collapsed": self.collapsed, "stories": self.stories,
+            "sort": self.params.effective_sort, "relevance": self.params.relevance,
+            "collapsed": self.collapsed, "stories": self.stories,
             "took_ms": self.took_ms,
             "hits": [h.as_dict() for h in self.hits],
-            "facets": {k: [{"value": v.value, "label": v.label, "count": v.count, "selected": v.selected}
+            "facets": {k: [{"value": v.value, "label": v.label, "count": v.count, "selected": v.selected,
+                            "hint": v.hint}
                            for v in vals] for k, vals in self.facets.items()},
         }
 
