@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -146,3 +148,31 @@ def test_a_command_stops_at_start_on_a_bad_variable_with_one_line():
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("error: DEALWATCH_ES_PORT='lots' is not a valid integer, "
                                    "unable to parse string as an integer")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_background_service_runs_with_the_settings_it_was_started_with(tmp_path, monkeypatch):
+    from dealwatch import services
+    port = _free_port()
+    s = load_settings(env={}, data_dir=tmp_path, index_prefix="service-", ui_port=port)
+    monkeypatch.setenv("DEALWATCH_UI_PORT", str(_free_port()))   # the parent's environment says otherwise
+    serve_settings = ("import http.server\n"
+                      "from dealwatch.settings import get_settings\n"
+                      "s = get_settings()\n"
+                      "class H(http.server.BaseHTTPRequestHandler):\n"
+                      "    def do_GET(self):\n"
+                      "        body = s.model_dump_json().encode()\n"
+                      "        self.send_response(200); self.end_headers(); self.wfile.write(body)\n"
+                      "http.server.HTTPServer(('127.0.0.1', s.ui_port), H).serve_forever()\n")
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        services.start(s, "settings-echo", [sys.executable, "-c", serve_settings], ready_url=url, timeout=20)
+        assert Settings.model_validate_json(httpx.get(url, timeout=10).text) == s
+        assert (s.logs_dir / "settings-echo.log").exists()
+    finally:
+        assert services.stop(s, "settings-echo")
