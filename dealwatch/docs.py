@@ -23,7 +23,7 @@ from typing import Annotated, Any, Iterator, Literal, Union, get_args, get_origi
 import click
 from pydantic.fields import FieldInfo
 
-from dealwatch.settings import REPO_ROOT, Settings, env_name
+from dealwatch.settings import REPO_ROOT, Settings, default_cache_dir, default_data_dir, env_name
 
 DOCS_DIR = REPO_ROOT / "docs"
 SETTINGS_DOC = DOCS_DIR / "settings.md"
@@ -84,6 +84,9 @@ def default_label(field: FieldInfo) -> str:
     """The default as docs show it: the same on every machine and in every checkout."""
     if "shown_default" in _extra(field):
         return str(_extra(field)["shown_default"])
+    if field.default_factory is not None:
+        raise ValueError(f"the default of {field.description!r} is computed on each machine: give the setting a "
+                         "shown= text for the docs")
     value = field.get_default(call_default_factory=False)
     if isinstance(value, Path):
         value = value.relative_to(REPO_ROOT) if value.is_relative_to(REPO_ROOT) else value
@@ -198,8 +201,8 @@ def cli_markdown(root: click.Command | None = None) -> str:
 
 
 def _machine_free(title: str, text: str) -> None:
-    """Refuse help that would make the docs differ between checkouts (an absolute default path)."""
-    for local in {str(REPO_ROOT), str(Path.home())} - {"/"}:
+    """Refuse help that would make the docs differ between checkouts or machines (a local default path)."""
+    for local in (str(REPO_ROOT), str(default_data_dir()), str(default_cache_dir())):
         if local in text:
             raise ValueError(f"`{title} --help` shows the local path {local}: give that option a "
                              f"show_default= text so the generated docs are the same everywhere")

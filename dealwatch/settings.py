@@ -46,7 +46,7 @@ def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
     # Root's home is not traversable by the unprivileged Elasticsearch user, so a root
     # installation keeps its state in the system locations.
     if _is_root():
@@ -55,7 +55,7 @@ def _default_data_dir() -> Path:
     return Path(base) / "dealwatch"
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
     if _is_root():
         return Path("/var/cache/dealwatch")
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -189,13 +189,13 @@ class Settings(BaseSettings):
 
     # --- where things live -----------------------------------------------------------------
     data_dir: UserPath = PATHS(
-        default_factory=_default_data_dir,
+        default_factory=default_data_dir,
         shown="`/var/lib/dealwatch` as root, else `$XDG_DATA_HOME/dealwatch` (`~/.local/share/dealwatch`)",
         description="Everything written at run time: the local node's data, raw pages (WARC), crawl state, "
                     "the scheduler's job store, logs. Give each archive its own folder; it must be on a disk "
                     "with room for the archive.")
     cache_dir: UserPath = PATHS(
-        default_factory=_default_cache_dir,
+        default_factory=default_cache_dir,
         shown="`/var/cache/dealwatch` as root, else `$XDG_CACHE_HOME/dealwatch` (`~/.cache/dealwatch`)",
         description="Downloads shared by every data directory (the Elasticsearch distribution). Safe to delete: "
                     "the next `dealwatch es start` downloads it again.")
