@@ -64,7 +64,7 @@ def slug(name: str) -> str:
 
 def watchlist_entities(settings: Settings) -> list[Entity]:
     """Entities of seeds/watchlist.yaml (ids as the enrichment stores them), or the topic set's names."""
-    path = Path(settings.watchlist_file)
+    path = settings.watchlist_file
     if path.exists():
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         items = data.get("entities", data) if isinstance(data, dict) else data

@@ -79,7 +79,7 @@ def run_sections(names: list[str], smoke: bool, output: Path, workdir: Path, new
 def _options(f):
     f = click.option("--smoke", is_flag=True, help="Tiny sizes (CI, tests): checks the harness, not the speed.")(f)
     f = click.option("--output", type=click.Path(path_type=Path), default=REPO_ROOT / "BENCHMARKS.md",
-                     show_default=True, help="Markdown file to update.")(f)
+                     show_default="BENCHMARKS.md of the repository", help="Markdown file to update.")(f)
     f = click.option("--workdir", type=click.Path(path_type=Path), default=DEFAULT_WORKDIR, show_default=True,
                      help="Scratch space: crawl data, news-please venv and output, cached texts.")(f)
     return f
@@ -117,7 +117,7 @@ _single("extraction", "Extraction quality (P/R/F1) and date coverage vs plain tr
 
 
 @bench.command("enrich")
-@click.option("--smoke", is_flag=True)
+@click.option("--smoke", is_flag=True, help="Check the harness only: print the figures, leave BENCHMARKS.md as it is.")
 def enrich_cmd(smoke: bool) -> None:
     """Enrichment quality (bench/eval_enrich.py writes its own BENCHMARKS.md section)."""
     from bench.sections import enrich

@@ -91,7 +91,7 @@ def throughput(ctx: Context) -> str:
             tbl, ""]
     body += ["- **ceiling: extract_article**: the pipeline's extraction function "
              "(`crawler.extract.extract_article`, configured mode "
-             f"`{getattr(ctx.settings, 'extraction_mode', 'balanced')}`) over the page bytes in a 2-process pool, "
+             f"`{ctx.settings.extraction_mode}`) over the page bytes in a 2-process pool, "
              "nothing else: the limit of this pipeline on this machine.",
              "- **ceiling: extract + enrich**: `crawler.worker.process_page` (extraction + `indexer.documents.enriched_document`, "
              "the whole CPU stage of the crawl), same pool.",
@@ -313,7 +313,7 @@ def export(ctx: Context) -> str:
 # ----------------------------------------------------------------------------- 5. extraction
 def extraction(ctx: Context) -> str:
     from bench import extraction as xb
-    mode = getattr(ctx.settings, "extraction_mode", "balanced")
+    mode = ctx.settings.extraction_mode
     res = xb.run(mode, smoke=ctx.smoke)
     headers = ["extractor", "pages", "precision", "recall", "F1", "seconds (2 processes)"]
     t1 = report.table(headers, [(s.name, s.pages, s.precision, s.recall, s.f1, s.seconds) for s in res.benchmark])
@@ -364,9 +364,6 @@ def extraction(ctx: Context) -> str:
 # ----------------------------------------------------------------------------- enrichment
 def enrich(ctx: Context) -> str | None:
     """Runs ``bench/eval_enrich.py`` (its owner writes its own BENCHMARKS.md section)."""
-    if not (REPO_ROOT / "bench" / "eval_enrich.py").exists():
-        log.warning("bench/eval_enrich.py is not there yet: enrichment quality not measured")
-        return None
     # it has no smoke size (the labelled set is small); --write updates the repository's BENCHMARKS.md
     cmd = [sys.executable, "-m", "bench.eval_enrich"] + ([] if ctx.smoke else ["--write"])
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=os.environ.copy(), text=True, capture_output=True)
@@ -404,6 +401,6 @@ def clean(ctx: Context) -> list[str]:
     if names:
         ctx.es.indices.delete(index=",".join(names))
     templates = ctx.es.options(ignore_status=404).indices.get_index_template(name=pattern)
-    for t in (templates.get("index_templates") or []) if hasattr(templates, "get") else []:
+    for t in templates.body.get("index_templates", []):
         ctx.es.indices.delete_index_template(name=t["name"])
     return names

@@ -64,12 +64,9 @@ _settings: Settings | None = None
 def _extract_only(i: int) -> bool:
     from crawler.extract import Dropped, extract_article
     s = _settings
-    kwargs = {}
-    if hasattr(s, "extraction_mode"):
-        kwargs["mode"] = s.extraction_mode
-    if hasattr(s, "min_text_chars"):
-        kwargs["min_text_chars"] = s.min_text_chars
-    return not isinstance(extract_article(_pages[i].html, _urls[i], "bench", "", **kwargs), Dropped)
+    article = extract_article(_pages[i].html, _urls[i], "bench", "", mode=s.extraction_mode,
+                              min_text_chars=s.min_text_chars)
+    return not isinstance(article, Dropped)
 
 
 def _extract_and_enrich(i: int) -> bool:
@@ -139,8 +136,7 @@ def pipeline(layout: SiteLayout, settings: Settings, workdir: Path, timeout: flo
     names = layout.write_sources(sources_file)
     stats_file = workdir / "crawl-stats.json"
     stats_file.unlink(missing_ok=True)
-    env = {**os.environ, "DEALWATCH_INDEX_PREFIX": prefix, "DEALWATCH_DATA_DIR": str(s.data_dir),
-           "DEALWATCH_SOURCES_FILE": str(sources_file)}
+    env = {**os.environ, **s.replace(sources_file=sources_file).as_environment()}
     cmd = [sys.executable, "-m", "crawler.run", "--sources", ",".join(names), "--sources-file", str(sources_file),
            "--stats-file", str(stats_file)]
     try:

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -68,12 +68,7 @@ def new_run_id() -> str:
 
 def settings_environment(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings (``DEALWATCH_*``)."""
-    env = dict(os.environ)
-    for f in fields(settings):
-        value = getattr(settings, f.name)
-        if value is not None:
-            env[f"DEALWATCH_{f.name.upper()}"] = str(value)
-    return env
+    return {**os.environ, **settings.as_environment()}
 
 
 def time_limit_seconds(source: Any, settings: Settings) -> float:

@@ -2,8 +2,8 @@
 
 Each package keeps its commands next to its code in its own ``cli.py``; this module adds them
 to the group explicitly, sets up logging, and turns the expected failures into one clear line
-and an exit code (the only place that does): an archive that cannot answer (2), a local node
-that cannot start (2).
+and an exit code (the only place that does): settings that cannot work (2), an archive that
+cannot answer (2), a local node that cannot start (2).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from dealwatch.settings import get_settings
+from dealwatch.settings import SettingsError, get_settings
 from indexer.errors import ArchiveError, BadQuery
 from indexer.node import NodeError
 
@@ -21,12 +21,12 @@ EXIT_USAGE = 2
 
 
 class FriendlyGroup(click.Group):
-    """Shows expected failures (missing Java, unreachable cluster, bad query) without a traceback."""
+    """Shows expected failures (a bad setting, missing Java, unreachable cluster, bad query) without a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (NodeError, ArchiveError) as exc:
+        except (SettingsError, NodeError, ArchiveError) as exc:
             prefix = "bad query" if isinstance(exc, BadQuery) else "error"
             click.secho(f"{prefix}: {exc}", fg="red", err=True)
             sys.exit(EXIT_USAGE)

@@ -32,19 +32,20 @@ def running_pid(settings: Settings, name: str) -> int | None:
 
 
 def start(settings: Settings, name: str, argv: list[str], ready_url: str, timeout: float = 60.0) -> int:
-    """Start ``argv`` detached (unless already running) and wait until ``ready_url`` answers."""
+    """Start ``argv`` detached (unless already running) with exactly these ``settings`` and wait until
+    ``ready_url`` answers."""
     pid = running_pid(settings, name)
     if pid and _answers(ready_url):
         return pid
     if pid:
         stop(settings, name)
-    log_dir = settings.data_dir / "logs"
+    log_dir = settings.logs_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     _pid_file(settings, name).parent.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=os.environ.copy())
+                                start_new_session=True, env={**os.environ, **settings.as_environment()})
     _pid_file(settings, name).write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

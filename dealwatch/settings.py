@@ -1,19 +1,30 @@
-"""One typed settings object for every stage of the data flow.
+"""One typed settings object for every stage of the data flow (pydantic-settings).
 
-Defaults live here; every field can be overridden by an environment variable named
-``DEALWATCH_<FIELD>`` (upper case), e.g. ``DEALWATCH_ES_URL`` or ``DEALWATCH_DATA_DIR``.
-All data written at run time (Elasticsearch node data, raw pages, scheduler store, logs)
-lives under ``data_dir``; downloads that can be shared between data directories (the
-Elasticsearch distribution) live under ``cache_dir``.
+Every field has a default, a description and validation, and can be set with an environment
+variable ``DEALWATCH_<FIELD>`` (upper case), e.g. ``DEALWATCH_ES_URL`` or ``DEALWATCH_DATA_DIR``;
+an empty variable means the default. A bad value fails when the settings are loaded, with a
+message naming the variable (``DEALWATCH_ES_PORT='lots' is not a valid integer``).
+``docs/settings.md`` is generated from these fields (``python -m dealwatch.docs``).
+
+All data written at run time (Elasticsearch node data, raw pages, scheduler store, logs) lives
+under ``data_dir``; downloads that can be shared between data directories (the Elasticsearch
+distribution) live under ``cache_dir``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field, fields
+import re
+from collections.abc import Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_DIR = REPO_ROOT / "seeds"
@@ -22,12 +33,20 @@ SEEDS_DIR = REPO_ROOT / "seeds"
 # integ-test-zip distribution resolves from Maven Central (9.5.5 and 9.5.6 do not).
 ES_VERSION = "9.5.4"
 
+ENV_PREFIX = "DEALWATCH_"
+ExtractionMode = Literal["balanced", "precision", "recall", "fast"]
+EXTRACTION_MODES: tuple[str, ...] = get_args(ExtractionMode)
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work; the message names each bad variable (or keyword) and why."""
+
 
 def _is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
     # Root's home is not traversable by the unprivileged Elasticsearch user, so a root
     # installation keeps its state in the system locations.
     if _is_root():
@@ -36,89 +55,349 @@ def _default_data_dir() -> Path:
     return Path(base) / "dealwatch"
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
     if _is_root():
         return Path("/var/cache/dealwatch")
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dealwatch"
 
 
-@dataclass(frozen=True)
-class Settings:
-    # --- where things live -------------------------------------------------------
-    data_dir: Path = field(default_factory=_default_data_dir)
-    cache_dir: Path = field(default_factory=_default_cache_dir)
-    seeds_dir: Path = SEEDS_DIR
-    sources_file: Path = SEEDS_DIR / "sources.yaml"
-    demo_sources_file: Path = SEEDS_DIR / "demo" / "sources.yaml"
-    watchlist_file: Path = SEEDS_DIR / "watchlist.yaml"
-    topic_file: Path = SEEDS_DIR / "topic.yaml"
+# --- value checks (each message completes "<variable>='<value>' is not …") --------------------
 
-    # --- Elasticsearch -----------------------------------------------------------
-    # Empty es_url: the project runs its own local node (``dealwatch es start``).
-    es_url: str = ""
-    es_api_key: str = ""
-    es_username: str = ""
-    es_password: str = ""
-    es_ca_certs: str = ""
-    es_version: str = ES_VERSION
-    es_port: int = 9200
-    es_transport_port: int = 9300
-    es_heap: str = "1g"
-    es_user: str = "dealwatch-es"   # unprivileged system user the node runs as under root
-    es_java_home: str = ""          # else ES_JAVA_HOME, JAVA_HOME, /usr/lib/jvm/*
-    es_start_timeout: float = 180.0
-    es_dir: Path | None = None      # node data/logs/config; default <data_dir>/elasticsearch
-    index_prefix: str = ""          # tests use their own prefix on the same node
-    es_request_timeout: float = 30.0  # seconds per request (long-running jobs)
-    es_max_retries: int = 3           # retries of a request on another node / after a timeout
-    bulk_chunk_size: int = 500
+def _http_url(value: str, example: str) -> str:
+    parts = urlsplit(value)
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("an http(s) URL with a valid port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"an http(s) URL such as {example}")
+    return value
 
-    # --- crawling ----------------------------------------------------------------
-    user_agent: str = "DealWatchBot/0.1 (+{contact_url})"
-    contact_url: str = "https://github.com/dealwatch/dealwatch#crawler"
-    max_page_bytes: int = 5 * 1024 * 1024
-    download_timeout: float = 20.0
-    concurrent_requests_per_domain: int = 8
-    extract_workers: int = 0        # 0: one extraction process per core
-    revisit_days: float = 3.0
-    revisit_interval_hours: float = 12.0   # a recent article is re-fetched at most this often
-    min_text_chars: int = 200       # less extracted text than this: dropped as no_text
-    extraction_mode: str = "recall"     # trafilatura: balanced | precision | recall | fast (chosen in BENCHMARKS.md §5)
-    retry_times: int = 2            # retries (with backoff) for 5xx and timeouts, never for 4xx
-    retry_backoff: float = 1.0      # seconds before the first retry, doubled each time
-    autothrottle_start_delay: float = 1.0
-    autothrottle_max_delay: float = 30.0
-    download_delay: float = 0.0     # minimum delay between requests to one domain (robots crawl-delay wins)
-    max_section_pages: int = 30     # section/home pages followed per source and run (pagination)
-    index_batch_size: int = 200     # documents per bulk write from the crawler
-    index_flush_seconds: float = 2.0
 
-    # --- crawl jobs and the scheduler (crawler/jobs.py, crawler/schedule.py) -------
-    crawl_time_limit: float = 3600.0     # seconds; a source's own time_limit wins
-    crawl_stop_grace: float = 20.0       # seconds between SIGTERM and SIGKILL of a crawl
-    crawl_parallelism: int = 2           # `dealwatch crawl`: sources crawled at the same time
-    scheduler_db_url: str = ""           # SQLAlchemy URL of the job store; default SQLite in data_dir
-    scheduler_jitter: float = 60.0       # seconds of random delay added to each scheduled run
-    scheduler_misfire_grace: float = 900.0  # a run missed by at most this many seconds still runs (once)
-    scheduler_max_crawls: int = 4        # crawls the scheduler runs at the same time (different sources)
+def _cluster_url(value: str) -> str:
+    return _http_url(value, "https://es.example.org:9200") if value else value
 
-    # --- analysis ----------------------------------------------------------------
-    relevance_threshold: float = 0.5
-    relevance_possible_min: float = 0.3     # "possibly relevant" band: scores from this up to the threshold
-    near_duplicate_threshold: float = 0.5   # MinHash Jaccard of word 5-shingles for one cluster
-    enrich_max_chars: int = 200_000         # longer texts are enriched on their first N characters
 
-    # --- web UI ------------------------------------------------------------------
-    ui_host: str = "127.0.0.1"
-    ui_port: int = 8000
-    ui_token: str = ""              # optional: require this bearer token / basic password
-    ui_max_page_size: int = 100
+def _contact_url(value: str) -> str:
+    if value.startswith("mailto:") and "@" in value:
+        return value
+    return _http_url(value, "https://example.org/about-our-crawler (or mailto:you@example.org)")
 
-    # --- demo sites --------------------------------------------------------------
-    demo_port: int = 8080
 
-    # ------------------------------------------------------------------------------
+def _heap(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]", value):
+        raise ValueError("a Java heap size such as 1g or 512m")
+    return value
+
+
+def _es_version(value: str) -> str:
+    if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", value):
+        raise ValueError("an Elasticsearch version such as 9.5.4")
+    return value
+
+
+def _index_prefix(value: str) -> str:
+    # Elasticsearch's rules for the start of an index name
+    if value != value.lower() or re.search(r'[\\/*?"<>| ,#:]', value) or value[:1] in ("-", "_", "+"):
+        raise ValueError("an index name prefix (lower case, no spaces or \\ / * ? \" < > | , # :, "
+                         "not starting with - _ +)")
+    return value
+
+
+def _user_agent(value: str) -> str:
+    try:
+        value.format(contact_url="")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError("a User-Agent whose only placeholder is {contact_url}") from None
+    return value
+
+
+def _sqlalchemy_url(value: str) -> str:
+    if value:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("a SQLAlchemy URL such as sqlite:////var/lib/dealwatch/scheduler.sqlite "
+                             "or postgresql+psycopg://user@host/db") from None
+    return value
+
+
+def _existing_file(value: str) -> str:
+    if value:
+        value = str(Path(value).expanduser())
+        if not Path(value).is_file():
+            raise ValueError("an existing file")
+    return value
+
+
+# ``~`` expanded, a relative path taken from the folder the command starts in (child processes
+# may run elsewhere)
+UserPath = Annotated[Path, AfterValidator(lambda p: p.expanduser().absolute())]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0)]          # a timeout or period: must be positive
+Delay = Annotated[float, Field(ge=0)]            # a wait: zero means none
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=1)]
+NonNegative = Annotated[int, Field(ge=0)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+def _group(title: str):
+    """A ``Field`` factory whose settings are listed under ``title`` in docs/settings.md."""
+    def setting(default: Any = PydanticUndefined, description: str = "", *, shown: str | None = None,
+                kind: str | None = None, **options: Any) -> Any:
+        extra: dict[str, Any] = {"group": title}
+        if shown is not None:
+            extra["shown_default"] = shown     # the default as docs show it (when it depends on the machine)
+        if kind is not None:
+            extra["kind"] = kind               # the type as docs name it (when a plain type says too little)
+        return Field(default, description=description, json_schema_extra=extra, **options)
+    return setting
+
+
+PATHS = _group("Where things live")
+ELASTICSEARCH = _group("Elasticsearch")
+CRAWLING = _group("Crawling")
+JOBS = _group("Crawl jobs and the scheduler")
+ANALYSIS = _group("Analysis")
+WEB_UI = _group("Web UI")
+DEMO = _group("Demo sites")
+
+# fields whose default is computed from another field: they follow it in ``replace`` unless set
+_DERIVED = frozenset({"raw_dir"})
+
+# the environment load_settings reads (None: the process environment)
+_environment: ContextVar[Mapping[str, str] | None] = ContextVar("dealwatch_environment", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = {name.lower(): value for name, value in environ.items() if value != ""}
+
+
+class Settings(BaseSettings):
+    """Every setting of DealWatch (see docs/settings.md); frozen and hashable (a cache key)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True,
+                                      extra="forbid", validate_default=True)
+
+    # --- where things live -----------------------------------------------------------------
+    data_dir: UserPath = PATHS(
+        default_factory=default_data_dir,
+        shown="`/var/lib/dealwatch` as root, else `$XDG_DATA_HOME/dealwatch` (`~/.local/share/dealwatch`)",
+        description="Everything written at run time: the local node's data, raw pages (WARC), crawl state, "
+                    "the scheduler's job store, logs. Give each archive its own folder; it must be on a disk "
+                    "with room for the archive.")
+    cache_dir: UserPath = PATHS(
+        default_factory=default_cache_dir,
+        shown="`/var/cache/dealwatch` as root, else `$XDG_CACHE_HOME/dealwatch` (`~/.cache/dealwatch`)",
+        description="Downloads shared by every data directory (the Elasticsearch distribution). Safe to delete: "
+                    "the next `dealwatch es start` downloads it again.")
+    raw_dir: UserPath = PATHS(
+        None, shown="`<data_dir>/raw`",
+        description="Raw pages as fetched, one WARC file per source and run (`<source>/<day>-<run id>.warc.gz`); "
+                    "`dealwatch reextract` rebuilds documents from them. It must lie inside the data directory "
+                    "(documents point at their page relative to it): mount a larger disk there when the pages "
+                    "outgrow it.")
+    seeds_dir: UserPath = PATHS(
+        SEEDS_DIR,
+        description="The bundled data folder; the offline demo sites are served from its `demo/` subfolder.")
+    sources_file: UserPath = PATHS(
+        SEEDS_DIR / "sources.yaml",
+        description="The sources to crawl (YAML; see [adding a source](crawler.md#adding-a-source)). `dealwatch crawl "
+                    "--sources-file` overrides it for one run.")
+    demo_sources_file: UserPath = PATHS(
+        SEEDS_DIR / "demo" / "sources.yaml",
+        description="The sources of the offline demo sites (`dealwatch demo`, `dealwatch crawl --demo`).")
+    watchlist_file: UserPath = PATHS(
+        SEEDS_DIR / "watchlist.yaml",
+        description="The watchlist of entities (companies, regulators, people) enrichment finds in articles; "
+                    "after editing it, `dealwatch reenrich` applies it to the stored archive.")
+    topic_file: UserPath = PATHS(
+        SEEDS_DIR / "topic.yaml",
+        description="The topic definition relevance is scored against; after editing it, `dealwatch reenrich` "
+                    "applies it to the stored archive.")
+
+    # --- Elasticsearch ---------------------------------------------------------------------
+    es_url: Annotated[str, AfterValidator(_cluster_url)] = ELASTICSEARCH(
+        "", kind="URL",
+        description="An existing Elasticsearch cluster, e.g. https://es.example.org:9200. Empty: the project "
+                    "runs its own local node (`dealwatch es start`) and nothing else is needed.")
+    es_api_key: str = ELASTICSEARCH(
+        "", repr=False, description="API key for the cluster of `DEALWATCH_ES_URL` (wins over user/password).")
+    es_username: str = ELASTICSEARCH(
+        "", description="User name for the cluster of `DEALWATCH_ES_URL` (with `DEALWATCH_ES_PASSWORD`).")
+    es_password: str = ELASTICSEARCH(
+        "", repr=False, description="Password of `DEALWATCH_ES_USERNAME`.")
+    es_ca_certs: Annotated[str, AfterValidator(_existing_file)] = ELASTICSEARCH(
+        "", kind="path",
+        description="CA certificate (PEM) of a cluster that uses its own certificate authority.")
+    es_version: Annotated[str, AfterValidator(_es_version)] = ELASTICSEARCH(
+        ES_VERSION,
+        description="The version of the local node, downloaded once with Maven into the cache directory. "
+                    "Change it only to a version whose integ-test-zip distribution exists.")
+    es_port: Port = ELASTICSEARCH(
+        9200, description="HTTP port of the local node (bound to 127.0.0.1). Change it when another program "
+                          "uses the port.")
+    es_transport_port: Port = ELASTICSEARCH(
+        9300, description="Transport port of the local node. Two nodes on one machine need different ports.")
+    es_heap: Annotated[str, AfterValidator(_heap)] = ELASTICSEARCH(
+        "1g", kind="heap size",
+        description="Java heap of the local node (`-Xms`/`-Xmx`), e.g. `1g` or `512m`; at most half the "
+                    "machine's memory.")
+    es_user: Text = ELASTICSEARCH(
+        "dealwatch-es",
+        description="The unprivileged system user the local node runs as when started by root (Elasticsearch "
+                    "refuses to run as root); created when missing.")
+    es_java_home: str = ELASTICSEARCH(
+        "", kind="path",
+        description="JDK >= 21 for the local node. Empty: `ES_JAVA_HOME`, `JAVA_HOME`, then `/usr/lib/jvm/*`.")
+    es_start_timeout: Seconds = ELASTICSEARCH(
+        180.0, description="Seconds `dealwatch es start` waits for the local node to become healthy.")
+    es_dir: UserPath | None = ELASTICSEARCH(
+        None, shown="`<data_dir>/elasticsearch`",
+        description="The local node's own folder (data, logs, config, pid file).")
+    index_prefix: Annotated[str, AfterValidator(_index_prefix)] = ELASTICSEARCH(
+        "", description="Prefix of every index, alias and template name, so several archives (or test "
+                        "sessions) share one cluster, e.g. `staging-`.")
+    es_request_timeout: Seconds = ELASTICSEARCH(
+        30.0, description="Seconds one request to Elasticsearch may take before it is retried.")
+    es_max_retries: NonNegative = ELASTICSEARCH(
+        3, description="Retries of a request on another node or after a timeout.")
+    bulk_chunk_size: Count = ELASTICSEARCH(
+        500, description="Documents per bulk request when writing to the archive.")
+
+    # --- crawling --------------------------------------------------------------------------
+    user_agent: Annotated[str, Field(min_length=1), AfterValidator(_user_agent)] = CRAWLING(
+        "DealWatchBot/0.1 (+{contact_url})",
+        description="The User-Agent sent with every request and matched against robots.txt; `{contact_url}` is "
+                    "replaced by `DEALWATCH_CONTACT_URL`.")
+    contact_url: Annotated[str, AfterValidator(_contact_url)] = CRAWLING(
+        "https://github.com/dealwatch/dealwatch#crawler", kind="URL",
+        description="Where site owners learn who crawls them and how to reach you (an http(s) URL or mailto:); "
+                    "set it to your own page before crawling real sites.")
+    max_page_bytes: Count = CRAWLING(
+        5 * 1024 * 1024, description="Larger responses are cancelled and dropped as `too_large`.")
+    download_timeout: Seconds = CRAWLING(20.0, description="Seconds per request before it times out.")
+    concurrent_requests_per_domain: Count = CRAWLING(
+        8, description="Parallel requests to one host (also AutoThrottle's target concurrency).")
+    extract_workers: NonNegative = CRAWLING(
+        0, description="Extraction and enrichment processes; 0: one per core.")
+    revisit_days: Delay = CRAWLING(
+        3.0, description="An article published within this many days is fetched again to catch updates.")
+    revisit_interval_hours: Delay = CRAWLING(
+        12.0, description="A recent article is fetched again at most this often (hours).")
+    min_text_chars: NonNegative = CRAWLING(
+        200, description="A page with less extracted text than this is dropped as `no_text`.")
+    extraction_mode: ExtractionMode = CRAWLING(
+        "recall",
+        description="trafilatura's trade-off: `balanced`, `precision` (less boilerplate, may lose text), "
+                    "`recall` (more text, chosen in BENCHMARKS.md §5: same F1 as `balanced` at about half the "
+                    "CPU) or `fast`. After a change, `dealwatch reextract` applies it to stored pages.")
+    retry_times: NonNegative = CRAWLING(
+        2, description="Retries of a request after a 5xx answer or a timeout (never after a 4xx; DNS failures "
+                       "and refused connections are not retried); 0: none.")
+    retry_backoff: Delay = CRAWLING(
+        1.0, description="Seconds before the first retry, doubled for each further one.")
+    autothrottle_start_delay: Delay = CRAWLING(
+        1.0, description="AutoThrottle's first delay between requests to one host (seconds); it adapts from "
+                         "there to the host's latency.")
+    autothrottle_max_delay: Seconds = CRAWLING(
+        30.0, description="The longest delay AutoThrottle waits between requests to one slow host (seconds).")
+    download_delay: Delay = CRAWLING(
+        0.0, description="Minimum seconds between requests to one host; a robots.txt Crawl-delay raises it.")
+    max_section_pages: NonNegative = CRAWLING(
+        30, description="Section, home and pagination pages followed per source and run.")
+    index_batch_size: Count = CRAWLING(
+        200, description="Documents the crawler collects before one bulk write.")
+    index_flush_seconds: Seconds = CRAWLING(
+        2.0, description="A partial batch is written after this many seconds.")
+
+    # --- crawl jobs and the scheduler ------------------------------------------------------
+    crawl_time_limit: Seconds = JOBS(
+        3600.0, description="Seconds a crawl of one source may run when its sources entry has no "
+                            "`time_limit`.")
+    crawl_stop_grace: Seconds = JOBS(
+        20.0, description="Seconds between the time limit and SIGTERM, and between SIGTERM and SIGKILL, of a "
+                          "crawl that does not stop.")
+    crawl_parallelism: Count = JOBS(
+        2, description="`dealwatch crawl`: sources crawled at the same time (`-j` overrides it).")
+    scheduler_db_url: Annotated[str, AfterValidator(_sqlalchemy_url)] = JOBS(
+        "", kind="SQLAlchemy URL", shown="`sqlite:///<data_dir>/scheduler.sqlite`",
+        description="The scheduler's job store, e.g. `postgresql+psycopg://dealwatch@db/dealwatch` for a "
+                    "database several machines share.")
+    scheduler_jitter: Delay = JOBS(
+        60.0, description="Seconds of random delay added to each scheduled run, so sources do not start at "
+                          "the same second.")
+    scheduler_misfire_grace: Seconds = JOBS(
+        900.0, description="A run missed (machine asleep, scheduler down) by at most this many seconds still "
+                           "runs, once.")
+    scheduler_max_crawls: Count = JOBS(
+        4, description="Crawls the scheduler runs at the same time (always different sources).")
+
+    # --- analysis --------------------------------------------------------------------------
+    relevance_threshold: Fraction = ANALYSIS(
+        0.5, description="Topic relevance score (0–1) from which an article counts as relevant.")
+    relevance_possible_min: Fraction = ANALYSIS(
+        0.3, description="Lower end of the 'possibly relevant' band: articles scoring from this up to "
+                         "relevance_threshold are offered for review (relevance=possible); must be below the "
+                         "threshold.")
+    near_duplicate_threshold: Fraction = ANALYSIS(
+        0.5, description="MinHash Jaccard similarity (0–1) of word 5-shingles from which two articles join one "
+                         "near-duplicate cluster.")
+    enrich_max_chars: Count = ANALYSIS(
+        200_000, description="Longer texts are enriched on their first this-many characters.")
+
+    # --- web UI ----------------------------------------------------------------------------
+    ui_host: Text = WEB_UI(
+        "127.0.0.1", description="Address `dealwatch serve` listens on; `0.0.0.0` for every interface (then "
+                                 "set `DEALWATCH_UI_TOKEN`).")
+    ui_port: Port = WEB_UI(8000, description="Port `dealwatch serve` listens on.")
+    ui_token: str = WEB_UI(
+        "", repr=False,
+        description="When set, every request needs it as a bearer token, a basic-auth password or `?token=`.")
+    ui_max_page_size: Count = WEB_UI(
+        100, description="Most hits one page of the UI or the API returns (exports are not limited).")
+
+    # --- demo sites ------------------------------------------------------------------------
+    demo_port: Port = DEMO(
+        8080, description="Port of the offline demo sites (127.0.0.2–127.0.0.5), used by `dealwatch demo`.")
+
+    # --- checks across fields and derived defaults -----------------------------------------
+    @field_validator("raw_dir", mode="before")
+    @classmethod
+    def _raw_dir_under_data_dir(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or value == "":
+            return Path(info.data.get("data_dir", Path())) / "raw"
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Settings":
+        if not self.raw_dir.is_relative_to(self.data_dir):
+            raise ValueError(f"{ENV_PREFIX}RAW_DIR={str(self.raw_dir)!r} is not inside {ENV_PREFIX}DATA_DIR="
+                             f"{str(self.data_dir)!r} (documents point at raw pages relative to the data directory; "
+                             "mount another disk there instead)")
+        if self.autothrottle_max_delay < self.autothrottle_start_delay:
+            raise ValueError(f"{ENV_PREFIX}AUTOTHROTTLE_MAX_DELAY={self.autothrottle_max_delay} is below "
+                             f"{ENV_PREFIX}AUTOTHROTTLE_START_DELAY={self.autothrottle_start_delay}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        """Keyword arguments, then ``DEALWATCH_*`` variables; no .env file, no secrets folder."""
+        environ = _environment.get()
+        return init_settings, (env_settings if environ is None else _MappingEnvSource(settings_cls, environ))
+
+    # --- derived values --------------------------------------------------------------------
     @property
     def local_node(self) -> bool:
         """True when the project manages its own Elasticsearch node."""
@@ -151,10 +430,6 @@ class Settings:
         return self.es_root / "run"
 
     @property
-    def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
-
-    @property
     def state_dir(self) -> Path:
         return self.data_dir / "state"
 
@@ -183,36 +458,77 @@ class Settings:
     def sources_index(self) -> str:
         return f"{self.index_prefix}sources"
 
+    # --- copies ----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "Settings":
-        return dataclasses.replace(self, **changes)
+        """A validated copy with ``changes``; a derived default (``raw_dir``) follows its new base."""
+        current = {name: getattr(self, name) for name in type(self).model_fields
+                   if name in self.model_fields_set or name not in _DERIVED}
+        return _build({**current, **changes}, environ={}, keywords=set(changes))
+
+    def as_environment(self) -> dict[str, str]:
+        """The ``DEALWATCH_*`` variables that give a child process exactly these settings.
+
+        Every field is named (an empty value for "none", which loads as the default), so a variable
+        inherited from the parent's environment cannot override what these settings say.
+        """
+        return {env_name(name): "" if value is None else str(value)
+                for name in type(self).model_fields for value in (getattr(self, name),)}
 
 
-def _coerce(value: str, kind: Any) -> Any:
-    if kind is Path or kind == (Path | None):
-        return Path(value).expanduser()
-    if kind is bool:
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    if kind is int:
-        return int(value)
-    if kind is float:
-        return float(value)
-    return value
+def env_name(field: str) -> str:
+    """The environment variable of a settings field: ``es_port`` -> ``DEALWATCH_ES_PORT``."""
+    return f"{ENV_PREFIX}{field.upper()}"
 
 
-def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build settings from defaults, then ``DEALWATCH_*`` variables, then keyword overrides."""
-    env = os.environ if env is None else env
-    hints = get_type_hints(Settings)
-    values: dict[str, Any] = {}
-    for f in fields(Settings):
-        raw = env.get(f"DEALWATCH_{f.name.upper()}")
-        if raw is not None and raw != "":
-            try:
-                values[f.name] = _coerce(raw, hints[f.name])
-            except ValueError as exc:
-                raise ValueError(f"DEALWATCH_{f.name.upper()}={raw!r} is not a valid {hints[f.name].__name__}") from exc
-    values.update(overrides)
-    return Settings(**values)
+@contextmanager
+def _reading(environ: Mapping[str, str] | None):
+    token = _environment.set(environ)
+    try:
+        yield
+    finally:
+        _environment.reset(token)
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    """Pydantic's message as the end of "X=… is not …"."""
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        return "a setting"
+    for start in ("Value error, ", "Input should be "):
+        if message.startswith(start):
+            message = message[len(start):]
+            break
+    else:
+        return f"valid: {message}"
+    return f"one of {message}" if error["type"] == "literal_error" else message
+
+
+def _build(values: dict[str, Any], environ: Mapping[str, str] | None, keywords: set[str]) -> Settings:
+    """Settings from keyword ``values`` over ``environ``; errors name the variable or keyword at fault."""
+    try:
+        with _reading(environ):
+            return Settings(**values)
+    except ValidationError as exc:
+        # the variables as pydantic-settings matched them (case-insensitively, empty ones ignored)
+        variables = {key.upper(): (key, value) for key, value in (os.environ if environ is None else environ).items()
+                     if value != ""}
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else ""
+            if not name:
+                problems.append(_reason(error))
+            elif name in keywords or env_name(name) not in variables:
+                problems.append(f"{name}={error['input']!r} is not {_reason(error)}")
+            else:
+                key, value = variables[env_name(name)]
+                problems.append(f"{key}={value!r} is not {_reason(error)}")
+        raise SettingsError("; ".join(problems)) from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults, then ``DEALWATCH_*`` variables of ``env`` (default: the process
+    environment), then keyword ``overrides``. Raises :class:`SettingsError` naming each bad value."""
+    return _build(overrides, environ=env, keywords=set(overrides))
 
 
 _current: Settings | None = None

@@ -158,16 +158,16 @@ def export_command(query, entities, entity_types, sources, langs, date_from, dat
 
 
 @click.command("serve")
-@click.option("--host", default=None, help="Default: settings ui_host (127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Default: settings ui_port (8000).")
+@click.option("--host", default=None, help="Address to listen on (default: DEALWATCH_UI_HOST).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port to listen on (default: DEALWATCH_UI_PORT).")
 @click.option("--reload", is_flag=True, help="Reload on code changes (development).")
 def serve_command(host, port, reload):
     """Run the web UI and JSON API (search, articles, entities, sources, exports, Atom feeds)."""
     import uvicorn
 
     settings = get_settings()
-    host = host or settings.ui_host
-    port = port or settings.ui_port
+    host = host if host is not None else settings.ui_host
+    port = port if port is not None else settings.ui_port
     click.echo(f"DealWatch search at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     if settings.ui_token:
         click.echo("access requires the token from DEALWATCH_UI_TOKEN")

@@ -49,7 +49,7 @@ class Analysis:
 
 def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     """Everything enrichment finds in one article's title + text."""
-    max_chars = int(getattr(settings, "enrich_max_chars", 200_000))
+    max_chars = settings.enrich_max_chars
     title = (title or "").strip()[:2000]
     text = (text or "")[:max_chars]
     lang = normalize_lang(lang)
@@ -94,7 +94,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
         if len(sentence) > MAX_EVIDENCE_CHARS:
             sentence = sentence[:MAX_EVIDENCE_CHARS].rsplit(" ", 1)[0] + " …"
         evidence.append(sentence)
-    threshold = float(getattr(settings, "relevance_threshold", 0.5))
+    threshold = settings.relevance_threshold
     return Analysis(
         lang=lang, detected_lang=detected,
         title_lemmas=" ".join(lemmas[:n_title]), text_lemmas=" ".join(lemmas[n_title:]),

@@ -26,7 +26,6 @@ NUM_PERM = 128
 BANDS = 32
 ROWS = NUM_PERM // BANDS
 SHINGLE = 5
-DEFAULT_THRESHOLD = 0.5
 _SEED = 1
 
 
@@ -82,8 +81,7 @@ def band_keys(docs: list[dict[str, Any]]) -> list[str]:
     return sorted({k for d in docs for k in d.get("lsh_bands") or ()})
 
 
-def assign_clusters(docs: list[dict[str, Any]], stored: list[dict[str, Any]],
-                    threshold: float = DEFAULT_THRESHOLD) -> None:
+def assign_clusters(docs: list[dict[str, Any]], stored: list[dict[str, Any]], threshold: float) -> None:
     """Set ``doc["cluster_id"]`` for each document (in place).
 
     ``stored`` are archived documents sharing a band key with the batch (``id``, ``title``,

@@ -27,12 +27,8 @@ LEMMA_OVERRIDES = {
     "dane": "dane", "danych": "dane", "danym": "dane", "danymi": "dane",
 }
 
-_SIMPLEMMA_LANGS = frozenset(simplemma.supported_languages) if hasattr(simplemma, "supported_languages") else None
-
 
 def _supported(lang: str) -> bool:
-    if _SIMPLEMMA_LANGS is not None:
-        return lang in _SIMPLEMMA_LANGS
     try:
         simplemma.lemmatize("test", lang=lang)
         return True
