@@ -57,7 +57,7 @@ def _pct(x: float) -> str:
 def throughput(ctx: Context) -> str:
     from bench import throughput as tp
     from bench.corpus import news_pages, spread
-    from bench.site import build_layout
+    from demo_sites.bench_site import build_layout
 
     pages = news_pages()
     if ctx.smoke:

@@ -43,11 +43,11 @@ def demo(no_ui: bool) -> None:
     port = settings.demo_port
     click.echo(f"2/4 Demo sites: serving seeds/demo on 127.0.0.2–127.0.0.5 port {port}…")
     services.start(settings, "demo-sites",
-                   services.python_module("crawler.demo_server", "--port", str(port)),
+                   services.python_module("demo_sites.content", "--port", str(port)),
                    ready_url=f"http://127.0.0.2:{port}/robots.txt")
 
     click.echo("3/4 Crawl: every demo source, extract, enrich, index…")
-    from crawler.demo_server import write_sources_file
+    from demo_sites.content import write_sources_file
     from crawler.jobs_commands import crawl
     # the demo sources for the port the sites are served on (seeds/demo/sources.yaml says 8080)
     settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,8 @@ import yaml
 
 import pytest
 
-from crawler import demo_server
-from crawler.demo_server import ARTICLE_PATH, DemoSites
+from demo_sites import content as demo_server
+from demo_sites.content import ARTICLE_PATH, DemoSites
 from dealwatch.settings import Settings
 from indexer import store
 

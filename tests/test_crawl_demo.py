@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from crawler.canonical import canonicalize
-from crawler.demo_server import ARTICLE_PATH, DemoSites, expected_articles
+from demo_sites.content import ARTICLE_PATH, DemoSites, expected_articles
 from crawler.known_urls import KnownUrls
 from crawler.reextract import reextract
 from indexer.raw_pages import read_record

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 
-from crawler.demo_server import (
+from demo_sites.content import (
     EDITION2_NEW_ARTICLES,
     EDITION2_REVISED_ARTICLES,
     EDITION2_SITE,

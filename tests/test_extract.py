@@ -3,7 +3,7 @@
 import gzip
 import json
 
-from crawler.demo_server import load_sites, route
+from demo_sites.content import load_sites, route
 from crawler.extract import Dropped, extract_article
 from crawler.worker import PageTask, process_page
 from dealwatch.settings import load_settings

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from crawler.canonical import canonicalize
-from crawler.demo_server import EDITION2_NEW_ARTICLES, EDITION2_SITE
+from demo_sites.content import EDITION2_NEW_ARTICLES, EDITION2_SITE
 from crawler.jobs import run_source
 from crawler.sources import load_sources
 from indexer import store

@@ -12,7 +12,7 @@ Editions model a site that changes between crawls: edition 1 is the default worl
 edition 2 on, the articles marked ``edition: 2`` appear and articles with a ``revised`` body
 show that body instead (see :data:`EDITION2_NEW_ARTICLES`, :data:`EDITION2_REVISED_ARTICLES`).
 
-Usage by hand: ``python -m crawler.demo_server --port 8080 --edition 1``.
+Usage by hand: ``python -m demo_sites.content --port 8080 --edition 1``.
 """
 
 from __future__ import annotations
@@ -863,7 +863,7 @@ def serve_forever(port: int | None = None, edition: int = 1, demo_dir: Path | No
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.demo_server", description="Serve the offline demo news sites.")
+    parser = argparse.ArgumentParser(prog="python -m demo_sites.content", description="Serve the offline demo news sites.")
     parser.add_argument("--port", type=int, default=None, help="port for every site (default: Settings.demo_port, 8080)")
     parser.add_argument("--edition", type=int, choices=(1, 2), default=1, help="2 adds new articles and one edited article")
     parser.add_argument("--demo-dir", type=Path, default=None, help="directory holding sites/ and sources.yaml")
