@@ -50,7 +50,6 @@ class Settings:
     cache_dir: Path = field(default_factory=_default_cache_dir)
     seeds_dir: Path = SEEDS_DIR
     sources_file: Path = SEEDS_DIR / "sources.yaml"
-    demo_sources_file: Path = SEEDS_DIR / "demo" / "sources.yaml"
     watchlist_file: Path = SEEDS_DIR / "watchlist.yaml"
     topic_file: Path = SEEDS_DIR / "topic.yaml"
 
