@@ -134,11 +134,11 @@ class LocalSite:
     def __enter__(self) -> SiteLayout:
         ctx = mp.get_context("fork")
         ready = ctx.Event()
-        self._proc = ctx.Process(target=_serve, args=(self.layout, ready), daemon=True, name="bench-site")
+        self._proc = ctx.Process(target=_serve, args=(self.layout, ready), daemon=True, name="bench-news-site")
         self._proc.start()
         if not ready.wait(30):
             self.__exit__()
-            raise RuntimeError(f"the local bench site did not start within 30 s (exit code {self._proc.exitcode})")
+            raise RuntimeError(f"the local benchmark site did not start within 30 s (exit code {self._proc.exitcode})")
         return self.layout
 
     def __exit__(self, *exc) -> None:

@@ -407,7 +407,7 @@ def test_the_request_log_records_every_request_in_memory_and_as_json_lines(tmp_p
         demo.stop()
 
 
-def test_two_demo_servers_run_side_by_side_on_different_ports(demo):
+def test_two_demo_webs_run_side_by_side_on_different_ports(demo):
     other = start_demo(edition=2)
     try:
         assert other.port != demo.port
@@ -443,7 +443,7 @@ def test_sources_yaml_follows_the_port_and_names_a_dead_source(demo, tmp_path):
     assert f":{demo.port}/feed.xml" in written.read_text() and "defaults:" in written.read_text()
 
 
-# --------------------------------------------------------------------------- by hand, and the bench site
+# --------------------------------------------------------------------------- by hand, and the benchmark's site
 def test_python_m_demo_sites_writes_the_sources_for_its_port_and_serves_until_sigterm(tmp_path):
     port = free_port()
     sources = tmp_path / "sources.yaml"
@@ -461,7 +461,7 @@ def test_python_m_demo_sites_writes_the_sources_for_its_port_and_serves_until_si
         assert proc.wait(10) == 0
 
 
-def test_the_bench_site_serves_its_pages_feeds_sitemaps_and_sections_from_a_child_process(tmp_path):
+def test_the_benchmark_site_serves_its_pages_feeds_sitemaps_and_sections_from_a_child_process(tmp_path):
     pages = [(f"<html><body><p>page {n} <b>&eacute;</b></p></body></html>".encode("latin-1"), f"Title {n} & co")
              for n in range(60)]
     layout = build_layout(pages, n_hosts=2)
