@@ -1,4 +1,4 @@
-"""The demo's content: the sites and articles of ``seeds/demo/sites``, loaded once, the truth tests check against.
+"""The demo's content: the sites and articles of ``seeds/demo/sites``, and the truth the tests check against.
 
 Role in the data flow: the demo web's data. Each site in ``seeds/demo/sites/<dir>/`` (a
 ``site.yaml`` plus ``articles/*.md`` with YAML front matter) becomes a :class:`Site` holding

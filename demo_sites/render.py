@@ -168,7 +168,7 @@ def render_article(site: Site, a: Article, edition: int) -> str:
     modified = a.modified(edition)
     head = "\n".join([
         f'<link rel="canonical" href="{_e(a.url)}">',
-        f'<meta property="og:type" content="article">',
+        '<meta property="og:type" content="article">',
         f'<meta property="og:url" content="{_e(a.url)}">',
         f'<meta property="og:title" content="{_e(a.title)}">',
         f'<meta property="article:published_time" content="{w3c_datetime(a.published)}">',
