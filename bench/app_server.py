@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from bench.site import free_port
+from demo_sites.loopback import free_port
 from dealwatch.settings import REPO_ROOT
 
 

@@ -43,6 +43,11 @@ class NewsPage:
     def language(self) -> str:
         return self.record.get("language") or ""
 
+    @property
+    def title(self) -> str:
+        """The ground-truth title, or the file's key when the manifest has none."""
+        return self.record.get("gt_title") or self.key
+
     def ground_truth(self) -> str | None:
         name = self.record.get("ground_truth_text")
         if not name:

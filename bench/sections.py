@@ -57,13 +57,13 @@ def _pct(x: float) -> str:
 def throughput(ctx: Context) -> str:
     from bench import throughput as tp
     from bench.corpus import news_pages, spread
-    from bench.site import build_layout
+    from demo_sites.bench_site import build_layout
 
     pages = news_pages()
     if ctx.smoke:
         pages = spread(pages, 24)
     n_hosts = 2 if ctx.smoke else 4
-    layout = build_layout(pages, n_hosts=n_hosts)
+    layout = build_layout([(p.html, p.title) for p in pages], n_hosts=n_hosts)
     with_np = ctx.with_newsplease and (not ctx.smoke or _np_ready())
     results = tp.run(pages, layout, ctx.settings, ctx.workdir, with_newsplease=with_np)
     rows = [(r.name, r.pages, r.stored, r.usage.wall, r.rate, r.usage.cpu, r.usage.cores_busy,
@@ -85,7 +85,7 @@ def throughput(ctx: Context) -> str:
         headline.append(f"{ratio_np:.1f} × news-please (target ≥ 3: {'met' if ratio_np >= 3 else 'missed'})")
     _echo("1. Throughput", tbl)
     body = [f"**Headline:** {'; '.join(headline) or 'crawl not measured'}.", "", ctx.stamp(), "",
-            f"{len(pages):,} real pages of `news-pages/` served by a local site (`bench/site.py`) on {n_hosts} "
+            f"{len(pages):,} real pages of `news-pages/` served by a local site (`demo_sites/bench_site.py`) on {n_hosts} "
             f"loopback hosts ({', '.join(layout.hosts)}, port {layout.port}), each with a home page, paginated "
             "section pages, an RSS feed and a sitemap. All runs read the same pages in the same session.", "",
             tbl, ""]

@@ -5,7 +5,7 @@ All three runs read the same pages (``news-pages/``) in one session:
   configured mode) over the page bytes in a 2-process pool, no network, no index. Also
   measured: extraction + enrichment (:func:`crawler.worker.process_page`) and plain
   ``trafilatura.extract()``.
-- DealWatch: ``python -m crawler.run`` over the local multi-host site (:mod:`bench.site`):
+- DealWatch: ``python -m crawler.run`` over the local multi-host site (:mod:`demo_sites.bench_site`):
   discovery through feeds, sitemaps and section pages, download, WARC, extraction and
   enrichment in the worker pool, bulk indexing into a ``bench-tp-`` index.
 - news-please: ``NewsPlease.from_url`` over the same article URLs in 2 processes, articles
@@ -33,7 +33,7 @@ import psutil
 from bench import newsplease_env
 from bench.corpus import NewsPage
 from bench.measure import Stopwatch, TreeCPU, Usage
-from bench.site import LocalSite, SiteLayout
+from demo_sites.bench_site import LocalSite, SiteLayout
 from dealwatch.settings import REPO_ROOT, Settings
 from indexer.client import make_client
 

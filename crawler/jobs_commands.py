@@ -24,13 +24,10 @@ log = logging.getLogger(__name__)
 _sources_file_option = click.option(
     "--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Sources YAML (default: seeds/sources.yaml, or DEALWATCH_SOURCES_FILE).")
-_demo_option = click.option("--demo", is_flag=True, help="Use the offline demo sources (seeds/demo/sources.yaml).")
 
 
-def _sources_path(settings: Settings, sources_file: Path | None, demo: bool) -> Path:
-    if sources_file:
-        return sources_file
-    return Path(settings.demo_sources_file if demo else settings.sources_file)
+def _sources_path(settings: Settings, sources_file: Path | None) -> Path:
+    return sources_file or Path(settings.sources_file)
 
 
 def _load(path: Path):
@@ -128,16 +125,15 @@ def _report(records) -> None:
 @click.command("crawl")
 @click.argument("names", nargs=-1)
 @_sources_file_option
-@_demo_option
 @click.option("-j", "--parallel", type=click.IntRange(1, 16), default=None,
               help="Sources crawled at the same time (default: setting crawl_parallelism).")
-def crawl(names: tuple[str, ...], sources_file: Path | None, demo: bool, parallel: int | None) -> None:
+def crawl(names: tuple[str, ...], sources_file: Path | None, parallel: int | None) -> None:
     """Crawl SOURCES (default: all) once, now, each in its own crawl process."""
     from crawler.jobs import new_run_id, run_source
     from indexer.archive import Archive
 
     settings = get_settings()
-    path = _sources_path(settings, sources_file, demo)
+    path = _sources_path(settings, sources_file)
     sources = _load(path)
     if names:
         by_name = {s.name: s for s in sources}
@@ -178,12 +174,11 @@ def crawl(names: tuple[str, ...], sources_file: Path | None, demo: bool, paralle
 
 @click.command("schedule")
 @_sources_file_option
-@_demo_option
-def schedule(sources_file: Path | None, demo: bool) -> None:
+def schedule(sources_file: Path | None) -> None:
     """Run the scheduler daemon: every source crawled on its own schedule (stop with Ctrl-C/SIGTERM)."""
     from crawler import schedule as scheduler_module
     settings = get_settings()
-    path = _sources_path(settings, sources_file, demo)
+    path = _sources_path(settings, sources_file)
     _load(path)  # fail early with a clear message
     click.echo(f"scheduler: sources {path}, job store {settings.scheduler_url}")
     try:
@@ -199,14 +194,13 @@ def _when(value: datetime | None) -> str:
 
 @click.command("status")
 @_sources_file_option
-@_demo_option
-def status(sources_file: Path | None, demo: bool) -> None:
+def status(sources_file: Path | None) -> None:
     """Per source: last run, next run, totals and last error."""
     from crawler.schedule import next_run_times
     from indexer.archive import Archive
 
     settings = get_settings()
-    path = _sources_path(settings, sources_file, demo)
+    path = _sources_path(settings, sources_file)
     names = [s.name for s in _load(path)] if path.exists() else []
     summaries = Archive(settings).source_summaries()
     next_runs = next_run_times(settings)

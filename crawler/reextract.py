@@ -31,17 +31,17 @@ class ReextractResult:
     sources: list[str] = field(default_factory=list)
 
 
-def source_languages(settings) -> dict[str, str]:
-    """Source name -> language, from the sources files that exist (for pages without a lang)."""
+def source_languages(settings, archive) -> dict[str, str]:
+    """Source name -> language (for pages without a lang): as the archive's source registry has it
+    (the crawls that fetched the pages registered their sources), else from ``settings.sources_file``."""
     from crawler.sources import SourcesError, load_sources
 
-    langs: dict[str, str] = {}
-    for path in (settings.demo_sources_file, settings.sources_file):
-        try:
-            for s in load_sources(path):
-                langs.setdefault(s.name, s.language)
-        except SourcesError as exc:
-            log.debug("no languages from %s: %s", path, exc)
+    langs = {name: s.language for name, s in archive.registered_sources().items() if s.language}
+    try:
+        for s in load_sources(settings.sources_file):
+            langs.setdefault(s.name, s.language)
+    except SourcesError as exc:
+        log.debug("no languages from %s: %s", settings.sources_file, exc)
     return langs
 
 
@@ -94,9 +94,9 @@ def reextract(settings, sources: list[str] | None = None, workers: int | None = 
         names = list(sources)
     else:
         names = sorted(p.name for p in raw_dir.iterdir() if p.is_dir()) if raw_dir.is_dir() else []
-    langs = source_languages(settings)
     archive = Archive(settings)
     archive.ensure()
+    langs = source_languages(settings, archive)
     result = ReextractResult(sources=list(names))
     batch_size = batch_size or settings.index_batch_size
     if workers is None:

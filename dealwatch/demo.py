@@ -43,12 +43,12 @@ def demo(no_ui: bool) -> None:
     port = settings.demo_port
     click.echo(f"2/4 Demo sites: serving seeds/demo on 127.0.0.2–127.0.0.5 port {port}…")
     services.start(settings, "demo-sites",
-                   services.python_module("crawler.demo_server", "--port", str(port)),
+                   services.python_module("demo_sites", "--port", str(port)),
                    ready_url=f"http://127.0.0.2:{port}/robots.txt")
 
     click.echo("3/4 Crawl: every demo source, extract, enrich, index…")
-    from crawler.demo_server import write_sources_file
     from crawler.jobs_commands import crawl
+    from demo_sites import write_sources_file
     # the demo sources for the port the sites are served on (seeds/demo/sources.yaml says 8080)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     sources_file = write_sources_file(settings.state_dir / "demo-sources.yaml", port)
@@ -66,6 +66,7 @@ def demo(no_ui: bool) -> None:
     click.echo("")
     click.echo(f"Archive: {total} articles in '{settings.articles_alias}' ({time.monotonic() - started:.0f}s)")
     click.echo(f"Search:  dealwatch search \"Facebook banks\"")
+    click.echo(f"Crawl:   dealwatch crawl --sources-file {sources_file}")
     click.echo(f"Web UI:  {ui_url}/")
     click.echo("Stop everything with: dealwatch down")
 

@@ -212,9 +212,6 @@ class Settings(BaseSettings):
         SEEDS_DIR / "sources.yaml",
         description="The sources to crawl (YAML; see [adding a source](crawler.md#adding-a-source)). `dealwatch crawl "
                     "--sources-file` overrides it for one run.")
-    demo_sources_file: UserPath = PATHS(
-        SEEDS_DIR / "demo" / "sources.yaml",
-        description="The sources of the offline demo sites (`dealwatch demo`, `dealwatch crawl --demo`).")
     watchlist_file: UserPath = PATHS(
         SEEDS_DIR / "watchlist.yaml",
         description="The watchlist of entities (companies, regulators, people) enrichment finds in articles; "

@@ -7,17 +7,13 @@ from __future__ import annotations
 import contextlib
 import random
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-import pytest
-
-from crawler import demo_server
-from crawler.demo_server import ARTICLE_PATH, DemoSites
 from dealwatch.settings import Settings
+from demo_sites import ARTICLE_PATH, DemoSites
 from indexer import store
 
 
@@ -71,17 +67,8 @@ def indexed_hashes(es, settings: Settings, source: str) -> dict[str, str]:
 @contextlib.contextmanager
 def slow_demo_sites(article_delay: float):
     """The demo sites with every article page answered after ``article_delay`` seconds."""
-    real_route = demo_server.route
-
-    def slow_route(site, path, edition, slow_seconds=0.0):
-        if ARTICLE_PATH.match(path):
-            time.sleep(article_delay)
-        return real_route(site, path, edition, slow_seconds)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(demo_server, "route", slow_route)
-        demo = serve_demo()
-        try:
-            yield demo
-        finally:
-            demo.stop()
+    demo = serve_demo(article_delay=article_delay)
+    try:
+        yield demo
+    finally:
+        demo.stop()

@@ -244,8 +244,8 @@ def test_crawled_hostile_demo_page_and_its_raw_copy_are_inert(page, base_url, es
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
-    from crawler.demo_server import DemoSites
     from crawler.extract import extract_article
+    from demo_sites import DemoSites
     from indexer.archive import Archive
     from indexer.documents import enriched_document
 

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from crawler.canonical import canonicalize
-from crawler.demo_server import ARTICLE_PATH, DemoSites, expected_articles
 from crawler.known_urls import KnownUrls
 from crawler.reextract import reextract
+from demo_sites import ARTICLE_PATH, DemoSites, expected_articles
 from indexer.raw_pages import read_record
 from indexer import store
 from indexer.schema import article_id

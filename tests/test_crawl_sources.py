@@ -3,7 +3,7 @@
 import pytest
 
 from crawler.sources import SourcesError, load_sources, parse_duration, select_sources
-from dealwatch.settings import load_settings
+from demo_sites import shipped_sources_file
 
 GOOD = """
 defaults:
@@ -80,6 +80,6 @@ def test_selecting_unknown_sources_lists_the_known_ones(tmp_path):
         select_sources(sources, ["nope"])
 
 
-def test_the_shipped_demo_sources_file_is_valid():
-    names = [s.name for s in load_sources(load_settings().demo_sources_file)]
+def test_the_shipped_demo_sources_are_valid():
+    names = [s.name for s in load_sources(shipped_sources_file())]
     assert "baltic-ledger" in names and len(names) == len(set(names))

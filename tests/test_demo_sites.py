@@ -1,9 +1,10 @@
 """The offline demo news sites, as a crawler sees them over real HTTP.
 
-These tests specify what ``seeds/demo`` and ``crawler/demo_server.py`` promise to the rest of the
+These tests specify what ``seeds/demo`` and the ``demo_sites`` package promise to the rest of the
 project: every article answers with its title and metadata, feeds and sitemaps list every article,
 edition 2 adds exactly 5 articles and edits exactly one, robots.txt keeps crawlers out of
-``/private/``, and each trouble case of the Night Wire site answers the way it should.
+``/private/``, and each trouble case of the Night Wire site answers the way it should. The
+benchmark's site of real pages (``demo_sites.bench_site``) is served by the same HTTP code.
 """
 
 from __future__ import annotations
@@ -13,26 +14,35 @@ import html
 import http.client
 import json
 import re
+import shutil
 import socket
+import subprocess
+import sys
+import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import feedparser
 import pytest
 
-from crawler.demo_server import (
+from demo_sites import (
     EDITION2_NEW_ARTICLES,
     EDITION2_REVISED_ARTICLES,
     EDITION2_SITE,
     DemoSites,
     expected_articles,
     load_sites,
+    default_demo_dir,
     sources_for_port,
     write_sources_file,
 )
+from demo_sites.bench_site import LocalSite, build_layout
+
+REPO = Path(__file__).resolve().parents[1]
 
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
@@ -140,6 +150,35 @@ def test_one_wire_story_is_syndicated_on_two_sites_with_small_edits():
                     pairs.append((a.url, b.url, ratio))
     assert len(pairs) == 1, pairs
     assert pairs[0][2] < 1.0
+
+
+def _copy_of_one_site(tmp_path: Path) -> Path:
+    """A demo directory holding only The Baltic Ledger, for editing its content in a test."""
+    source = next(d for d in (default_demo_dir() / "sites").iterdir() if d.name.endswith(EDITION2_SITE))
+    shutil.copytree(source, tmp_path / "sites" / source.name)
+    return tmp_path / "sites" / source.name
+
+
+def test_a_front_matter_date_without_a_timezone_is_refused_naming_the_file(tmp_path):
+    site_dir = _copy_of_one_site(tmp_path)
+    article = sorted((site_dir / "articles").glob("*.md"))[0]
+    text = article.read_text(encoding="utf-8")
+    article.write_text(re.sub(r'^date: "([^"+Z]+)(?:\+00:00|Z)"', r'date: "\1"', text, count=1, flags=re.M),
+                       encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{article.name}: date .* has no timezone"):
+        load_sites(tmp_path)
+    article.write_text(text.replace('+00:00"', '+02:00"', 1), encoding="utf-8")
+    moved = next(a for a in load_sites(tmp_path)[0].articles if a.slug == article.stem)
+    original = next(a for a in load_sites()[0].articles if a.slug == article.stem)
+    assert moved.published.utcoffset().total_seconds() == 0 and (original.published - moved.published).seconds == 7200
+
+
+def test_an_unknown_trouble_kind_is_refused_when_the_site_is_loaded(tmp_path):
+    site_dir = _copy_of_one_site(tmp_path)
+    with (site_dir / "site.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("trouble_cases:\n  - {kind: teapot, path: /418/, title: Tea, expected: nothing}\n")
+    with pytest.raises(ValueError, match=r"site.yaml: trouble case /418/ has unknown kind 'teapot'; known: not_found"):
+        load_sites(tmp_path)
 
 
 # --------------------------------------------------------------------------- pages
@@ -323,6 +362,20 @@ def test_the_slow_page_answers_only_after_its_delay():
         demo.stop()
 
 
+def test_article_delay_slows_article_pages_and_nothing_else():
+    demo = start_demo(article_delay=0.6)
+    try:
+        site = demo.sites[0]
+        started = time.monotonic()
+        assert fetch(site.url("/robots.txt"))[0] == 200 and fetch(site.base_url)[0] == 200
+        assert time.monotonic() - started < 0.6
+        started = time.monotonic()
+        assert fetch(site.visible_articles(1)[0].url)[0] == 200
+        assert time.monotonic() - started >= 0.6
+    finally:
+        demo.stop()
+
+
 def test_hostile_text_is_escaped_article_text_and_real_scripts_sit_in_the_markup(demo):
     hostile = next(a for s in demo.sites for a in s.articles if a.hostile)
     assert "<script>alert('x')</script>" in hostile.text() and "<img src=x onerror=alert(1)>" in hostile.text()
@@ -354,7 +407,7 @@ def test_the_request_log_records_every_request_in_memory_and_as_json_lines(tmp_p
         demo.stop()
 
 
-def test_two_demo_servers_run_side_by_side_on_different_ports(demo):
+def test_two_demo_webs_run_side_by_side_on_different_ports(demo):
     other = start_demo(edition=2)
     try:
         assert other.port != demo.port
@@ -388,3 +441,48 @@ def test_sources_yaml_follows_the_port_and_names_a_dead_source(demo, tmp_path):
             socket.create_connection((host.hostname, host.port), timeout=2).close()
     written = write_sources_file(tmp_path / "sources.yaml", demo.port)
     assert f":{demo.port}/feed.xml" in written.read_text() and "defaults:" in written.read_text()
+
+
+# --------------------------------------------------------------------------- by hand, and the benchmark's site
+def test_python_m_demo_sites_writes_the_sources_for_its_port_and_serves_until_sigterm(tmp_path):
+    port = free_port()
+    sources = tmp_path / "sources.yaml"
+    proc = subprocess.Popen([sys.executable, "-m", "demo_sites", "--port", str(port), "--edition", "2",
+                             "--write-sources", str(sources)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]
+        assert lines[0].strip() == f"sources: {sources}"
+        assert lines[1].split()[:2] == [EDITION2_SITE, f"http://127.0.0.2:{port}/"] and "edition 2" in lines[1]
+        new = next(a for a in expected_articles(2, port=port) if a.edition == 2)
+        assert fetch(new.url)[0] == 200
+        assert f"http://127.0.0.2:{port}/feed.xml" in sources.read_text(encoding="utf-8")
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+
+
+def test_the_benchmark_site_serves_its_pages_feeds_sitemaps_and_sections_from_a_child_process(tmp_path):
+    pages = [(f"<html><body><p>page {n} <b>&eacute;</b></p></body></html>".encode("latin-1"), f"Title {n} & co")
+             for n in range(60)]
+    layout = build_layout(pages, n_hosts=2)
+    with LocalSite(layout):
+        assert [urlsplit(u).hostname for u in layout.article_urls[:3]] == ["127.0.0.11", "127.0.0.12", "127.0.0.11"]
+        for n in (0, 59):
+            status, headers, body = fetch(layout.article_urls[n])
+            assert status == 200 and body == pages[n][0] and headers["content-type"] == "text/html"
+        host = layout.hosts[1]
+        feed = feedparser.parse(get_text(f"{layout.base(host)}/feed.xml"))
+        assert not feed.bozo and feed.entries[0].title == "Title 1 & co"
+        assert {e.link for e in feed.entries} == {u for u in layout.article_urls if f"//{host}:" in u}
+        assert set(sitemap_urls(f"{layout.base(host)}/sitemap.xml")) == {e.link for e in feed.entries}
+        linked, url = [], f"{layout.base(host)}/section/1/"
+        while url:
+            page = get_text(url)
+            linked += re.findall(r'<li><a href="(/a/\d+\.html)">', page)
+            nxt = re.search(r'<a rel="next" href="([^"]+)"', page)
+            url = layout.base(host) + nxt.group(1) if nxt else None
+        assert len(linked) == 30 and "/section/2/" in get_text(f"{layout.base(host)}/")
+        assert f"Sitemap: {layout.base(host)}/sitemap.xml" in get_text(f"{layout.base(host)}/robots.txt")
+        assert fetch(f"{layout.base(host)}/a/0.html")[0] == 404          # page 0 lives on the other host
+        written = layout.write_sources(tmp_path / "bench.yaml")
+        assert written == ["bench-1", "bench-2"]

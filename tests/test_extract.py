@@ -3,10 +3,10 @@
 import gzip
 import json
 
-from crawler.demo_server import load_sites, route
 from crawler.extract import Dropped, extract_article
 from crawler.worker import PageTask, process_page
 from dealwatch.settings import load_settings
+from demo_sites import load_sites, route
 from conftest import shared_data
 
 

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from crawler.canonical import canonicalize
-from crawler.demo_server import EDITION2_NEW_ARTICLES, EDITION2_SITE
 from crawler.jobs import run_source
 from crawler.sources import load_sources
+from demo_sites import EDITION2_NEW_ARTICLES, EDITION2_SITE
 from indexer import store
 from indexer.client import make_client
 from indexer.schema import article_id
