@@ -48,7 +48,7 @@ def demo(no_ui: bool) -> None:
 
     click.echo("3/4 Crawl: every demo source, extract, enrich, index…")
     from crawler.demo_server import write_sources_file
-    from crawler.jobs_commands import crawl
+    from crawler.cli import crawl
     # the demo sources for the port the sites are served on (seeds/demo/sources.yaml says 8080)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     sources_file = write_sources_file(settings.state_dir / "demo-sources.yaml", port)

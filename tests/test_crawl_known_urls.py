@@ -58,7 +58,7 @@ def test_dropped_pages_wait_for_a_newer_date_and_the_store_survives_reopening(tm
 
 
 def test_a_source_whose_documents_left_the_index_is_fetched_again(tmp_path, settings, es):
-    from crawler.run import _forget_lost_sources
+    from crawler.crawl_process import _forget_lost_sources
     from indexer import store as index_store
 
     s = settings.replace(index_prefix=f"{settings.index_prefix}lost-", data_dir=tmp_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.jobs import SourceLock, settings_environment
+from crawler.supervisor import SourceLock, settings_environment
 from indexer import run_history as runs, store
 from indexer.client import make_client
 from jobs_helpers import article_paths, isolated_settings, slow_demo_sites, write_sources

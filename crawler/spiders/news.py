@@ -12,7 +12,7 @@ Every article URL is canonicalised and asked to the known-URL store whether it i
 (:meth:`crawler.known_urls.KnownUrls.decide`); only due ones are requested. Pages kept
 in a WARC by an interrupted run are re-read from there first (no fetch). Errors are
 classified (DNS, connection, timeout, HTTP status, robots, redirect loop, feed, too large,
-not HTML) into the source's :class:`~crawler.stats.SourceReport`.
+not HTML) into the source's :class:`~crawler.run_report.SourceReport`.
 """
 
 from __future__ import annotations

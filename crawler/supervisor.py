@@ -1,8 +1,8 @@
-"""One crawl job: run one source's crawl as its own process, watch it, record the run.
+"""The crawl supervisor: one source's crawl as its own process, watched, classified and recorded.
 
 Scrapy's Twisted reactor cannot restart inside one process, so every crawl of a source is
-``python -m crawler.run --sources NAME --stats-file PATH`` in a fresh process. This module
-is what ``dealwatch crawl`` and the scheduler (:mod:`crawler.schedule`) call:
+``python -m crawler.crawl_process --sources NAME --stats-file PATH`` in a fresh process.
+:func:`supervise_crawl` is what ``dealwatch crawl`` and the scheduler (:mod:`crawler.scheduler`) call:
 
 * a lock file ``<state_dir>/locks/<source>.lock`` (``fcntl.flock``) keeps at most one crawl
   of a source running on this machine, across processes — a second attempt is skipped;
@@ -12,7 +12,7 @@ is what ``dealwatch crawl`` and the scheduler (:mod:`crawler.schedule`) call:
   SIGKILL after another grace period — the next run resumes from the known-URL store and
   the WARC either way;
 * the outcome is classified ok / partial / failed / timed_out and written to the run
-  history (:mod:`indexer.runs`).
+  history (:mod:`indexer.run_history`).
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from crawler.run_report import new_run_id
 from dealwatch.settings import Settings
 from indexer.run_history import RunRecord
 
@@ -60,10 +60,6 @@ class CrawlProgress:
 
 
 ProgressCallback = Callable[[CrawlProgress], None]
-
-
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -249,7 +245,7 @@ def _record(record: RunRecord, settings: Settings) -> None:
                   record.run_id, record.source, settings.runs_index, exc)
 
 
-def run_source(source: Any, settings: Settings, run_id: str | None = None, sources_file: str | Path | None = None,
+def supervise_crawl(source: Any, settings: Settings, run_id: str | None = None, sources_file: str | Path | None = None,
                on_progress: ProgressCallback | None = None, trigger: str = "manual",
                next_run_at: Callable[[], datetime | None] | datetime | None = None,
                record: bool = True, crawl_command: list[str] | None = None) -> RunRecord:
@@ -257,7 +253,7 @@ def run_source(source: Any, settings: Settings, run_id: str | None = None, sourc
 
     Returns the run's record; its status is ``skipped`` (and nothing is recorded) when a
     crawl of the same source already runs on this machine. ``crawl_command`` replaces
-    ``python -m crawler.run`` (tests of the process handling only).
+    ``python -m crawler.crawl_process`` (tests of the process handling only).
     """
     name = source.name
     run_id = run_id or new_run_id()
@@ -268,8 +264,8 @@ def run_source(source: Any, settings: Settings, run_id: str | None = None, sourc
         return RunRecord(run_id=run_id, source=name, started_at=started_at, ended_at=started_at,
                          status="skipped", trigger=trigger, last_error="already running")
     try:
-        result = _run_locked(source, settings, run_id, started_at, sources_file, on_progress,
-                             crawl_command or [sys.executable, "-m", "crawler.run"])
+        result = _start_and_watch(source, settings, run_id, started_at, sources_file, on_progress,
+                             crawl_command or [sys.executable, "-m", "crawler.crawl_process"])
     finally:
         lock.release()
     result.trigger = trigger
@@ -281,7 +277,7 @@ def run_source(source: Any, settings: Settings, run_id: str | None = None, sourc
     return result
 
 
-def _run_locked(source: Any, settings: Settings, run_id: str, started_at: datetime,
+def _start_and_watch(source: Any, settings: Settings, run_id: str, started_at: datetime,
                 sources_file: str | Path | None, on_progress: ProgressCallback | None,
                 crawl_command: list[str]) -> RunRecord:
     name = source.name

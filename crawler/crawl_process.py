@@ -1,4 +1,4 @@
-"""One crawl process: ``python -m crawler.run --sources a,b --stats-file stats.json``.
+"""One crawl process: ``python -m crawler.crawl_process --sources a,b --stats-file stats.json``.
 
 Runs the named sources in ONE Scrapy process (one spider per source), writes the stats
 file atomically about every second and at the end (the scheduler reads it for its live
@@ -7,7 +7,7 @@ completed, even with per-page errors (they are in the report). Exit 2: bad argum
 sources file.
 
 Top-level imports stay light: the extraction pool's fork server is a fresh interpreter that
-may re-import this module as ``__mp_main__``; Scrapy is imported only inside :func:`run_crawl`.
+may re-import this module as ``__mp_main__``; Scrapy is imported only inside :func:`crawl_sources`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ import argparse
 import logging
 import sys
 import time
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%H%M%S") + "-" + uuid.uuid4().hex[:6]
-
-
-def run_crawl(source_names, stats_file=None, run_id: str | None = None, sources_file=None,
+def crawl_sources(source_names, stats_file=None, run_id: str | None = None, sources_file=None,
               settings=None, print_report: bool = True) -> dict:
     """Crawl the named sources in this process (once per process: Twisted cannot restart).
 
@@ -41,7 +35,7 @@ def run_crawl(source_names, stats_file=None, run_id: str | None = None, sources_
     from crawler.settings import scrapy_settings
     from crawler.sources import load_sources, select_sources
     from crawler.spiders.news import NewsSpider
-    from crawler.stats import SourceReport, StatsFile, format_report
+    from crawler.run_report import SourceReport, StatsFile, format_report, new_run_id
     from indexer.raw_pages import WarcWriter
     from dealwatch.settings import get_settings
 
@@ -113,15 +107,15 @@ def _forget_lost_sources(dw, known, names: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawler.run", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m crawler.crawl_process", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", required=True, help="comma-separated source names")
     parser.add_argument("--sources-file", help="sources YAML (default: settings.sources_file)")
     parser.add_argument("--stats-file", required=True, help="JSON stats file, rewritten about every second")
-    parser.add_argument("--run-id", help="run id (default: time + random)")
+    parser.add_argument("--run-id", help="run id (default: a new one, UTC time + random)")
     args = parser.parse_args(argv)
     from crawler.sources import SourcesError
     try:
-        run_crawl(args.sources, args.stats_file, args.run_id, args.sources_file)
+        crawl_sources(args.sources, args.stats_file, args.run_id, args.sources_file)
     except SourcesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,16 +1,16 @@
-"""Commands of the crawl jobs: ``dealwatch crawl``, ``dealwatch schedule``, ``dealwatch status``.
+"""The crawler's commands: ``dealwatch crawl``, ``schedule``, ``status`` and ``reextract``.
 
-``crawl`` runs chosen sources once, by hand, each in its own crawl process (the same job the
-scheduler runs), with a live progress line and a final per-source report. ``schedule`` is
-the daemon. ``status`` reads the run history and the scheduler's job store.
+``crawl`` runs chosen sources once, now, each in its own crawl process (the same job the
+scheduler runs: :func:`crawler.supervisor.supervise_crawl`), with a live progress board and a
+final per-source report. ``schedule`` is the daemon (:mod:`crawler.scheduler`). ``status``
+reads the run history and the scheduler's job store. ``reextract`` rebuilds documents from
+the stored raw pages without fetching anything. ``dealwatch/cli.py`` adds :data:`COMMANDS`
+to the ``dealwatch`` group.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,8 +18,6 @@ from pathlib import Path
 import click
 
 from dealwatch.settings import Settings, get_settings
-
-log = logging.getLogger(__name__)
 
 _sources_file_option = click.option(
     "--sources-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -34,96 +32,14 @@ def _sources_path(settings: Settings, sources_file: Path | None, demo: bool) -> 
 
 
 def _load(path: Path):
-    from crawler.sources import load_sources
+    from crawler.sources import SourcesError, load_sources
     try:
         return load_sources(path)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read sources from {path}: {exc}") from exc
+    except SourcesError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
-# --- live progress --------------------------------------------------------------------
-
-class ProgressBoard:
-    """Keeps the latest progress of every running source and shows it: one ``\\r`` line on a
-    terminal, a log line per source every ``log_every`` seconds otherwise."""
-
-    def __init__(self, total: int, tty: bool, log_every: float = 10.0):
-        self.total = total
-        self.tty = tty
-        self.log_every = log_every
-        self.latest: dict[str, object] = {}
-        self.done = 0
-        self._last_log: dict[str, float] = {}
-        self._lock = threading.Lock()
-        self._width = 0
-
-    def update(self, progress) -> None:
-        with self._lock:
-            self.latest[progress.source] = progress
-            if self.tty:
-                self._draw()
-            elif time.monotonic() - self._last_log.get(progress.source, 0.0) >= self.log_every:
-                self._last_log[progress.source] = time.monotonic()
-                log.info("progress %s", progress.line())
-
-    def finished(self, record) -> None:
-        with self._lock:
-            self.done += 1
-            self.latest.pop(record.source, None)
-            self._clear()
-            click.echo(f"[{self.done}/{self.total}] {record.source}: {record.status} — {record.pages_fetched} pages, "
-                       f"{record.articles.get('new', 0)} new, {record.articles.get('updated', 0)} updated, "
-                       f"{record.errors_total} errors ({record.duration_s or 0:.0f}s)")
-            if self.tty and self.latest:
-                self._draw()
-
-    def _draw(self) -> None:
-        running = list(self.latest.values())
-        pages = sum(p.pages_fetched for p in running)
-        new = sum(p.articles.get("new", 0) for p in running)
-        updated = sum(p.articles.get("updated", 0) for p in running)
-        errors = sum(p.errors_total for p in running)
-        names = ",".join(p.source for p in running)
-        line = (f"crawling {names or '…'} | done {self.done}/{self.total} | pages {pages} | new {new} | "
-                f"updated {updated} | errors {errors}")
-        pad = max(0, self._width - len(line))
-        sys.stdout.write("\r" + line + " " * pad)
-        sys.stdout.flush()
-        self._width = len(line)
-
-    def _clear(self) -> None:
-        if self.tty and self._width:
-            sys.stdout.write("\r" + " " * self._width + "\r")
-            sys.stdout.flush()
-            self._width = 0
-
-
-def _report(records) -> None:
-    click.echo("")
-    header = f"{'source':<24} {'status':<9} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} {'drop':>5} {'err':>5} {'secs':>6}"
-    click.echo(header)
-    click.echo("-" * len(header))
-    for r in records:
-        a = r.articles
-        click.echo(f"{r.source:<24} {r.status:<9} {r.pages_fetched:>6} {a.get('new', 0):>5} {a.get('updated', 0):>5} "
-                   f"{a.get('unchanged', 0):>5} {a.get('dropped', 0):>5} {r.errors_total:>5} {r.duration_s or 0:>6.1f}")
-    for r in records:
-        details = []
-        if r.dropped_reasons:
-            details.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(r.dropped_reasons.items())))
-        if r.errors:
-            details.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(r.errors.items())))
-        if r.last_error:
-            details.append(f"last error: {r.last_error}")
-        for sample in r.error_samples[:5]:
-            details.append(f"  {sample.get('kind')}: {sample.get('url')} — {sample.get('message')}")
-        if details:
-            click.echo(f"\n{r.source}:")
-            for d in details:
-                click.echo(f"  {d}")
-
-
-# --- commands -------------------------------------------------------------------------
+# --- dealwatch crawl -------------------------------------------------------------------
 
 @click.command("crawl")
 @click.argument("names", nargs=-1)
@@ -133,7 +49,9 @@ def _report(records) -> None:
               help="Sources crawled at the same time (default: setting crawl_parallelism).")
 def crawl(names: tuple[str, ...], sources_file: Path | None, demo: bool, parallel: int | None) -> None:
     """Crawl SOURCES (default: all) once, now, each in its own crawl process."""
-    from crawler.jobs import new_run_id, run_source
+    from crawler.progress import ProgressBoard
+    from crawler.run_report import new_run_id
+    from crawler.supervisor import stop_running_crawls, supervise_crawl
     from indexer.archive import Archive
 
     settings = get_settings()
@@ -159,7 +77,7 @@ def crawl(names: tuple[str, ...], sources_file: Path | None, demo: bool, paralle
     click.echo(f"crawl {run_id}: {len(sources)} source(s) from {path}, {workers} at a time")
 
     def one(source):
-        record = run_source(source, settings, run_id=run_id, sources_file=path, on_progress=board.update)
+        record = supervise_crawl(source, settings, run_id=run_id, sources_file=path, on_progress=board.update)
         board.finished(record)
         return record
 
@@ -167,42 +85,67 @@ def crawl(names: tuple[str, ...], sources_file: Path | None, demo: bool, paralle
         try:
             records = list(pool.map(one, sources))
         except KeyboardInterrupt:
-            from crawler.jobs import stop_running_crawls
             stop_running_crawls()
             raise
-    board._clear()
-    _report(records)
+    board.close()
+    _print_report(records)
     if all(r.status in ("failed", "timed_out", "skipped") for r in records):
         sys.exit(1)
 
+
+def _print_report(records) -> None:
+    click.echo("")
+    header = f"{'source':<24} {'status':<9} {'pages':>6} {'new':>5} {'upd':>5} {'same':>5} {'drop':>5} {'err':>5} {'secs':>6}"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for r in records:
+        a = r.articles
+        click.echo(f"{r.source:<24} {r.status:<9} {r.pages_fetched:>6} {a.get('new', 0):>5} {a.get('updated', 0):>5} "
+                   f"{a.get('unchanged', 0):>5} {a.get('dropped', 0):>5} {r.errors_total:>5} {r.duration_s or 0:>6.1f}")
+    for r in records:
+        details = []
+        if r.dropped_reasons:
+            details.append("dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(r.dropped_reasons.items())))
+        if r.errors:
+            details.append("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(r.errors.items())))
+        if r.last_error:
+            details.append(f"last error: {r.last_error}")
+        for sample in r.error_samples[:5]:
+            details.append(f"  {sample.get('kind')}: {sample.get('url')} — {sample.get('message')}")
+        if details:
+            click.echo(f"\n{r.source}:")
+            for d in details:
+                click.echo(f"  {d}")
+
+
+# --- dealwatch schedule ----------------------------------------------------------------
 
 @click.command("schedule")
 @_sources_file_option
 @_demo_option
 def schedule(sources_file: Path | None, demo: bool) -> None:
     """Run the scheduler daemon: every source crawled on its own schedule (stop with Ctrl-C/SIGTERM)."""
-    from crawler import schedule as scheduler_module
+    from crawler import scheduler
+
     settings = get_settings()
     path = _sources_path(settings, sources_file, demo)
     _load(path)  # fail early with a clear message
     click.echo(f"scheduler: sources {path}, job store {settings.scheduler_url}")
     try:
-        scheduler_module.run_daemon(settings, path)
-    except scheduler_module.ScheduleError as exc:
+        scheduler.serve(settings, path)
+    except scheduler.ScheduleError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("scheduler stopped")
 
 
-def _when(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if value else "-"
-
+# --- dealwatch status ------------------------------------------------------------------
 
 @click.command("status")
 @_sources_file_option
 @_demo_option
 def status(sources_file: Path | None, demo: bool) -> None:
     """Per source: last run, next run, totals and last error."""
-    from crawler.schedule import next_run_times
+    from crawler.scheduler import next_run_times
     from indexer.archive import Archive
 
     settings = get_settings()
@@ -241,4 +184,37 @@ def status(sources_file: Path | None, demo: bool) -> None:
             click.echo(f"  {e}")
 
 
-COMMANDS = [crawl, schedule, status]
+def _when(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+# --- dealwatch reextract ---------------------------------------------------------------
+
+@click.command("reextract")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable). Default: all.")
+@click.option("--workers", type=int, default=None, help="Extraction processes (default: settings.extract_workers).")
+def reextract(sources: tuple[str, ...], workers: int | None) -> None:
+    """Rebuild documents from the stored raw pages (WARC), without fetching anything."""
+    from crawler.reextract import reextract as rebuild
+
+    settings = get_settings()
+    if not settings.raw_dir.is_dir():
+        raise click.ClickException(f"no raw pages stored yet under {settings.raw_dir} (run a crawl first)")
+    known = {p.name for p in settings.raw_dir.iterdir() if p.is_dir()}
+    missing = [s for s in sources if s not in known]
+    if missing:
+        raise click.ClickException(f"no raw pages for source(s) {missing}; stored: {sorted(known)}")
+
+    def progress(n: int) -> None:
+        if n % 100 == 0:
+            click.echo(f"\r{n} pages re-extracted", nl=False, err=True)
+
+    result = rebuild(settings, list(sources) or None, workers=workers, on_progress=progress)
+    click.echo("", err=True)
+    w = result.written
+    click.echo(f"{result.pages} pages from {len(result.sources)} source(s): new {w['new']}, updated {w['updated']}, "
+               f"unchanged {w['unchanged']}, failed {w['failed']}; dropped "
+               + (", ".join(f"{k} {v}" for k, v in sorted(result.dropped.items())) or "0"))
+
+
+COMMANDS = [crawl, schedule, status, reextract]

@@ -8,9 +8,10 @@
   runs it again nor postpones it), a changed schedule replaces the job, a source that left
   the YAML loses its job. A run missed while the daemon was down runs once if it is at most
   ``scheduler_misfire_grace`` seconds late (``coalesce=True``).
-* ``max_instances=1`` per job, and the per-source lock in :mod:`crawler.jobs` also keeps
+* ``max_instances=1`` per job, and the per-source lock in :mod:`crawler.supervisor` also keeps
   ``dealwatch crawl`` and a second daemon from overlapping with it.
-* Each job calls :func:`crawler.jobs.run_source`: the crawl runs in its own process.
+* Each job calls :func:`scheduled_crawl`, which hands the source to
+  :func:`crawler.supervisor.supervise_crawl`: the crawl runs in its own process.
 * SIGTERM/SIGINT: no new runs start; running crawls get SIGTERM (Scrapy stops; the known-URL
   store and the WARC let the next run resume) and the daemon waits for them. SIGHUP re-reads the YAML.
 """
@@ -127,9 +128,9 @@ def make_scheduler(settings: Settings) -> BackgroundScheduler:
     )
 
 
-def run_scheduled_crawl(source_name: str, sources_file: str | None = None) -> str:
+def scheduled_crawl(source_name: str, sources_file: str | None = None) -> str:
     """The job every source's schedule calls (module-level: the job store keeps a reference)."""
-    from crawler.jobs import run_source
+    from crawler.supervisor import supervise_crawl
     from crawler.sources import load_sources
     settings = get_settings()
     path = sources_file or str(settings.sources_file)
@@ -147,7 +148,7 @@ def run_scheduled_crawl(source_name: str, sources_file: str | None = None) -> st
     with _jobs_running:
         _jobs_running.count += 1
     try:
-        record = run_source(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
+        record = supervise_crawl(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
     finally:
         with _jobs_running:
             _jobs_running.count -= 1
@@ -185,7 +186,7 @@ def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Sett
         # a source new to the store runs right away (its first crawl should not wait a whole
         # interval); a changed schedule takes effect from its next fire time
         first_run = {"next_run_time": datetime.now(timezone.utc)} if existing is None and run_new_now else {}
-        scheduler.add_job(run_scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
+        scheduler.add_job(scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
                           replace_existing=True, **first_run)
         changes["replaced" if existing is not None else "added"].append(name)
     for job in scheduler.get_jobs():
@@ -232,7 +233,7 @@ def start(settings: Settings, sources_file: str | Path | None = None) -> Backgro
 
 def stop(scheduler: BackgroundScheduler) -> None:
     """Stop cleanly: no new runs, running crawls stopped resumably, wait for them."""
-    from crawler.jobs import stop_running_crawls
+    from crawler.supervisor import stop_running_crawls
     scheduler.pause()
     stopped = stop_running_crawls()
     if stopped:
@@ -244,7 +245,7 @@ def stop(scheduler: BackgroundScheduler) -> None:
     scheduler.shutdown(wait=True)
 
 
-def run_daemon(settings: Settings, sources_file: str | Path | None = None,
+def serve(settings: Settings, sources_file: str | Path | None = None,
                stop_event: threading.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop_event``); SIGHUP re-reads the sources YAML."""
     stop_event = stop_event or threading.Event()

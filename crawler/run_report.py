@@ -1,4 +1,4 @@
-"""Per-source run report: the counters a crawl keeps, and the stats file written for the scheduler.
+"""The run report: a run's id, the counters a crawl keeps, and the stats file the supervisor reads.
 
 One :class:`SourceReport` per source is filled by the spider (requests, errors), the item
 pipelines (articles new/updated/unchanged/dropped) and read by :class:`StatsFile`, which
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +21,11 @@ ERROR_KINDS = ("dns", "connection", "timeout", "http_404", "http_500", "robots",
                "parse")
 DROP_REASONS = ("no_text", "too_large", "not_html")
 MAX_SAMPLES = 20
+
+
+def new_run_id() -> str:
+    """The id of one run: its UTC start time and a random tail (``20261129T101500Z-3f9a1c``)."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
 def _now_iso() -> str:
@@ -72,7 +78,7 @@ class SourceReport:
 
 
 class StatsFile:
-    """The stats JSON of one run (``crawler.run --stats-file``), rewritten atomically."""
+    """The stats JSON of one run (``crawler.crawl_process --stats-file``), rewritten atomically."""
 
     def __init__(self, path: str | os.PathLike | None, run_id: str, reports: dict[str, SourceReport]):
         self.path = Path(path) if path else None
