@@ -1,10 +1,11 @@
 """One crawl process: ``python -m crawler.crawl_process --sources a,b --stats-file stats.json``.
 
-Runs the named sources in ONE Scrapy process (one spider per source), writes the stats
-file atomically about every second and at the end (the scheduler reads it for its live
-progress line and run history), prints a per-source report and exits 0 when the crawl
-completed, even with per-page errors (they are in the report). Exit 2: bad arguments or
-sources file.
+Runs the named sources in ONE Scrapy process (one crawler and spider per source, each with its
+own time limit), keeps the stats file (:mod:`crawler.run_report`; each crawler's
+:class:`~crawler.extensions.RunReport` rewrites its source's entry about every second, the
+supervisor reads it for its live progress line and run history), prints a per-source report
+and exits 0 when the crawl completed, even with per-page errors (they are in the report).
+Exit 2: bad arguments or sources file.
 
 Top-level imports stay light: the extraction pool's fork server is a fresh interpreter that
 may re-import this module as ``__mp_main__``; Scrapy is imported only inside :func:`crawl_sources`.
@@ -21,22 +22,19 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def crawl_sources(source_names, stats_file=None, run_id: str | None = None, sources_file=None,
-              settings=None, print_report: bool = True) -> dict:
+def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_file=None,
+                  settings=None, print_report: bool = True) -> dict:
     """Crawl the named sources in this process (once per process: Twisted cannot restart).
 
-    Returns the final stats dict (the same as written to ``stats_file``).
+    Returns the final stats file (a dict, as written to ``stats_file``).
     """
-    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.settings import Settings as ScrapySettings
 
-    from crawler.known_urls import KnownUrls
-    from crawler.settings import scrapy_settings
+    from crawler import run_report
+    from crawler.settings import scrapy_settings, source_settings
     from crawler.sources import load_sources, select_sources
     from crawler.spiders.news import NewsSpider
-    from crawler.run_report import SourceReport, StatsFile, format_report, new_run_id
-    from indexer.raw_pages import WarcWriter
     from dealwatch.settings import get_settings
 
     dw = settings or get_settings()
@@ -44,66 +42,23 @@ def crawl_sources(source_names, stats_file=None, run_id: str | None = None, sour
         source_names = [n for n in source_names.split(",") if n]
     sources_path = Path(sources_file) if sources_file else dw.sources_file
     sources = select_sources(load_sources(sources_path), list(source_names), str(sources_path))
-    run_id = run_id or new_run_id()
-    reports = {s.name: SourceReport(s.name) for s in sources}
-    stats = StatsFile(stats_file, run_id, reports)
-    stats.write()
-    known = KnownUrls.from_settings(dw)
-    _forget_lost_sources(dw, known, [s.name for s in sources])
+    run_id = run_id or run_report.new_run_id()
+    stats_path = Path(stats_file)
+    run_report.start_stats_file(stats_path, run_id, [s.name for s in sources])
 
-    process = CrawlerProcess(ScrapySettings(scrapy_settings(dw)), install_root_handler=True)
+    process = CrawlerProcess(ScrapySettings(scrapy_settings(dw, run_id, stats_path)), install_root_handler=True)
     for noisy in ("elastic_transport", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    ticker = None
-
-    def _start_ticker() -> None:  # runs once the reactor is up (installed by the first crawler)
-        nonlocal ticker
-        if ticker is None:
-            from twisted.internet import task
-            ticker = task.LoopingCall(stats.write)
-            ticker.start(1.0, now=False)
-
     for src in sources:
         crawler = process.create_crawler(NewsSpider)
-        # each source's own time limit closes only its spider (finish_reason closespider_timeout)
-        crawler.settings.set("CLOSESPIDER_TIMEOUT", float(src.time_limit), priority="cmdline")
-        crawler.signals.connect(_start_ticker, signal=signals.engine_started)
-        process.crawl(crawler, source=src, report=reports[src.name], known=known,
-                      archive=WarcWriter(dw.data_dir, dw.raw_dir, src.name, run_id), dw_settings=dw)
+        crawler.settings.setdict(source_settings(src.time_limit), priority="spider")
+        process.crawl(crawler, source=src)
     started = time.monotonic()
-    try:
-        process.start()
-    finally:
-        if ticker is not None and ticker.running:
-            ticker.stop()
-        known.close()
-    for r in reports.values():
-        r.finish_reason = r.finish_reason or "not_started"
-    stats.write(finished=True)
+    process.start()
+    final = run_report.finish_stats_file(stats_path, run_id)
     if print_report:
-        print(format_report(reports, time.monotonic() - started), flush=True)
-    return stats.as_dict(finished=True)
-
-
-def _forget_lost_sources(dw, known, names: list[str]) -> None:
-    """If the index lost a source's documents (deleted, reset) the store must not keep skipping
-    its pages: forget those sources so this run fetches them again."""
-    from indexer.archive import Archive
-    from indexer.errors import ArchiveError
-
-    archive = Archive(dw)
-    for name in names:
-        if not known.count(source=name, status="indexed"):
-            continue
-        try:
-            n = archive.count(source=name)
-        except ArchiveError as exc:  # the index pipeline will report the outage itself
-            log.warning("cannot check the index for %s: %s", name, exc)
-            continue
-        if n == 0:
-            log.warning("%s: the index holds none of its %d archived pages; fetching them again",
-                        name, known.count(source=name, status="indexed"))
-            known.forget_source(name)
+        print(run_report.format_report(final["sources"], time.monotonic() - started), flush=True)
+    return final
 
 
 def main(argv: list[str] | None = None) -> int:

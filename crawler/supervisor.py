@@ -18,7 +18,6 @@ Scrapy's Twisted reactor cannot restart inside one process, so every crawl of a 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -31,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from crawler.run_report import new_run_id
+from crawler.run_report import new_run_id, read_stats_file
 from dealwatch.settings import Settings
 from indexer.run_history import RunRecord
 
@@ -142,17 +141,6 @@ def _signal(proc: subprocess.Popen, sig: int) -> None:
 
 
 # --- the stats file ------------------------------------------------------------------
-
-def read_stats(path: Path) -> dict[str, Any] | None:
-    """The crawl's stats JSON, or None while it is missing or half-written."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        log.debug("stats file %s not readable yet: %s", path, exc)
-        return None
-
 
 def _source_stats(stats: dict[str, Any] | None, name: str) -> dict[str, Any]:
     if not stats:
@@ -313,7 +301,7 @@ def _start_and_watch(source: Any, settings: Settings, run_id: str, started_at: d
                 pass
             elapsed = time.monotonic() - t0
             if on_progress:
-                on_progress(_progress(name, run_id, read_stats(stats_file), elapsed))
+                on_progress(_progress(name, run_id, read_stats_file(stats_file), elapsed))
             # the crawler closes its spider at the limit itself (CLOSESPIDER_TIMEOUT); the
             # runner steps in only when the process is still there a grace period later
             if term_sent_at is None and elapsed > limit + settings.crawl_stop_grace:
@@ -343,7 +331,7 @@ def _start_and_watch(source: Any, settings: Settings, run_id: str, started_at: d
             stopped = name in _stop_requested
             _stop_requested.discard(name)
     ended_at = datetime.now(timezone.utc)
-    stats = read_stats(stats_file)
+    stats = read_stats_file(stats_file)
     if on_progress:
         on_progress(_progress(name, run_id, stats, time.monotonic() - t0))
     return build_record(name, run_id, started_at, ended_at, stats, exit_code, timed_out, stopped and not timed_out,

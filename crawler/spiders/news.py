@@ -12,7 +12,10 @@ Every article URL is canonicalised and asked to the known-URL store whether it i
 (:meth:`crawler.known_urls.KnownUrls.decide`); only due ones are requested. Pages kept
 in a WARC by an interrupted run are re-read from there first (no fetch). Errors are
 classified (DNS, connection, timeout, HTTP status, robots, redirect loop, feed, too large,
-not HTML) into the source's :class:`~crawler.run_report.SourceReport`.
+not HTML) and counted in ``crawler.stats`` by the :class:`~crawler.extensions.RunReport`.
+
+The spider's one argument is its source; the per-crawl state (known-URL store, WARC writer)
+belongs to the :class:`~crawler.extensions.CrawlState` extension of its crawler.
 """
 
 from __future__ import annotations
@@ -22,17 +25,19 @@ import io
 import logging
 import re
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from functools import cached_property
 from typing import Any, AsyncIterator
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy import signals
+from scrapy import exceptions as sx
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler import run_report
 from crawler.canonical import url_key
+from crawler.extensions import CrawlState, RunReport
 from crawler.items import PageItem
 from crawler.sources import Source
 from indexer.raw_pages import read_record
@@ -70,7 +75,6 @@ def _struct_time(value) -> datetime | None:
 def classify_failure(failure) -> tuple[str, str]:
     """A download failure -> (error kind or ``drop:<reason>``, message)."""
     from twisted.internet import defer, error as txerror
-    from scrapy import exceptions as sx
 
     exc = failure.value
     msg = str(exc) or type(exc).__name__
@@ -82,17 +86,16 @@ def classify_failure(failure) -> tuple[str, str]:
         if "redirect" in msg.lower():
             return "redirect_loop", msg
         return "ignored", msg
-    if isinstance(exc, (txerror.DNSLookupError, getattr(sx, "CannotResolveHostError", ()))):
+    if isinstance(exc, (txerror.DNSLookupError, sx.CannotResolveHostError)):
         return "dns", msg
-    if isinstance(exc, (txerror.ConnectionRefusedError, getattr(sx, "DownloadConnectionRefusedError", ()))):
+    if isinstance(exc, (txerror.ConnectionRefusedError, sx.DownloadConnectionRefusedError)):
         return "connection", msg
-    if isinstance(exc, (txerror.TimeoutError, txerror.TCPTimedOutError, defer.TimeoutError,
-                        getattr(sx, "DownloadTimeoutError", ()))):
+    if isinstance(exc, (txerror.TimeoutError, txerror.TCPTimedOutError, defer.TimeoutError, sx.DownloadTimeoutError)):
         return "timeout", msg
-    if isinstance(exc, (defer.CancelledError, getattr(sx, "DownloadCancelledError", ()))):
+    if isinstance(exc, (defer.CancelledError, sx.DownloadCancelledError)):
         return "drop:too_large", msg or "response larger than the maximum page size"
-    if isinstance(exc, (txerror.ConnectError, txerror.ConnectionLost, txerror.ConnectionDone,
-                        getattr(sx, "DownloadFailedError", ()), getattr(sx, "ResponseDataLossError", ()))):
+    if isinstance(exc, (txerror.ConnectError, txerror.ConnectionLost, txerror.ConnectionDone, sx.DownloadFailedError,
+                        sx.ResponseDataLossError)):
         return "connection", msg
     return "other", f"{type(exc).__name__}: {msg}"
 
@@ -100,13 +103,9 @@ def classify_failure(failure) -> tuple[str, str]:
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, source: Source, report, known, archive, dw_settings, **kwargs: Any):
+    def __init__(self, source: Source, **kwargs: Any):
         super().__init__(name=f"news-{source.name}", **kwargs)
         self.source = source
-        self.report = report
-        self.known = known
-        self.archive = archive
-        self.dw = dw_settings
         self.allowed_domains = list(source.allowed_domains)
         self.patterns = source.compiled_patterns()
         self.seen: dict[str, datetime | None] = {}     # article key -> best date met in this run
@@ -114,24 +113,23 @@ class NewsSpider(scrapy.Spider):
         self.section_pages = 0
         self.navigation = {url_key(u) for u in (source.homepage, *source.sections) if u}
 
-    @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._on_response, signal=signals.response_received)
-        crawler.signals.connect(spider._on_request, signal=signals.request_reached_downloader)
-        crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
-        return spider
+    # --- the crawl's state and report (extensions of this spider's crawler) ----------
+    @cached_property
+    def known(self):
+        """The known-URL store."""
+        return self.crawler.get_extension(CrawlState).known
 
-    # --- signals --------------------------------------------------------------------
-    def _on_response(self, response, request, spider=None) -> None:
-        self.report.pages_fetched += 1
+    @cached_property
+    def report(self) -> RunReport:
+        return self.crawler.get_extension(RunReport)
 
-    def _on_request(self, request, spider=None) -> None:
-        self.report.requests += 1
+    @cached_property
+    def dw(self):
+        """The DealWatch settings of this crawl."""
+        return self.settings["DEALWATCH_SETTINGS"]
 
-    def _on_closed(self, spider=None, reason: str = "finished") -> None:
-        self.report.finish_reason = reason
-        self.archive.close()
+    def count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(key, n)
 
     # --- start ----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -143,7 +141,7 @@ class NewsSpider(scrapy.Spider):
                 self.known.forget(page.key)
                 continue
             self.seen[page.key] = page.lastmod
-            self.report.recovered += 1
+            self.count(run_report.RECOVERED)
             yield PageItem(source=self.source.name, language=self.source.language, url=page.url, keys=[page.key],
                            fetched_at=raw.fetched_at or datetime.now(timezone.utc), body=raw.body,
                            lastmod=page.lastmod, raw_warc=page.warc, raw_offset=page.offset,
@@ -178,10 +176,10 @@ class NewsSpider(scrapy.Spider):
         self.seen[key] = date
         decision = self.known.decide(key, date)
         if not decision.fetch:
-            self.report.skipped_known += 1
+            self.count(run_report.SKIPPED_KNOWN)
             return None
         self.fetched.add(key)
-        self.report.fetch_reasons[decision.why] += 1
+        self.count(run_report.FETCH_REASONS + decision.why)
         # dont_filter: URL variants are deduplicated by key above; it also lets a redirect loop
         # run into REDIRECT_MAX_TIMES (reported as redirect_loop) instead of vanishing in the dupefilter
         return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
