@@ -20,7 +20,6 @@ import asyncio
 import logging
 import time
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +29,7 @@ from crawler import run_report, worker
 from crawler.canonical import url_key
 from crawler.extensions import CrawlState, RunReport
 from crawler.items import PageItem
+from dealwatch.dates import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class IndexPipeline(_Stage):
             for err in result.errors[:3]:
                 self.report.error("index", batch[0].url, err)
             failed_ids = result.failed_ids  # left pending in the known-URL store: retried next run
-            now = datetime.now(timezone.utc)
+            now = utcnow()
             for it in batch:
                 doc = it.doc
                 if doc["id"] in failed_ids:

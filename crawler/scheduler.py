@@ -32,6 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from dealwatch.dates import utcnow
 from dealwatch.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Sett
             continue
         # a source new to the store runs right away (its first crawl should not wait a whole
         # interval); a changed schedule takes effect from its next fire time
-        first_run = {"next_run_time": datetime.now(timezone.utc)} if existing is None and run_new_now else {}
+        first_run = {"next_run_time": utcnow()} if existing is None and run_new_now else {}
         scheduler.add_job(scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
                           replace_existing=True, **first_run)
         changes["replaced" if existing is not None else "added"].append(name)

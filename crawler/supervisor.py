@@ -26,11 +26,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 from crawler.run_report import new_run_id, read_stats_file
+from dealwatch.dates import utcnow
+from dealwatch.processes import stop_child
 from dealwatch.settings import Settings
 from indexer.run_history import RunRecord
 
@@ -122,22 +124,19 @@ _running_lock = threading.Lock()
 
 
 def stop_running_crawls() -> int:
-    """SIGTERM every crawl started by this process; Scrapy stops resumably. Returns how many."""
+    """Ask every crawl started by this process to stop; each one's watcher sends it SIGTERM once
+    (Scrapy stops resumably), SIGKILL ``crawl_stop_grace`` seconds later. Returns how many."""
     with _running_lock:
-        procs = dict(_running)
-        _stop_requested.update(procs)
-    for name, proc in procs.items():
-        if proc.poll() is None:
-            log.info("stopping crawl of %s (pid %d); it resumes on its next run", name, proc.pid)
-            _signal(proc, signal.SIGTERM)
-    return len(procs)
+        _stop_requested.update(_running)
+        return len(_running)
 
 
-def _signal(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        proc.send_signal(sig)
-    except ProcessLookupError:
-        pass
+def _stop(proc: subprocess.Popen, name: str, settings: Settings) -> int:
+    """SIGTERM (once: a second one makes Scrapy stop uncleanly), SIGKILL after the grace period."""
+    exit_code = stop_child(proc, settings.crawl_stop_grace)
+    if exit_code == -signal.SIGKILL:
+        log.warning("crawl %s did not stop within %.0fs: killed", name, settings.crawl_stop_grace)
+    return exit_code
 
 
 # --- the stats file ------------------------------------------------------------------
@@ -245,7 +244,7 @@ def supervise_crawl(source: Any, settings: Settings, run_id: str | None = None, 
     """
     name = source.name
     run_id = run_id or new_run_id()
-    started_at = datetime.now(timezone.utc)
+    started_at = utcnow()
     lock = SourceLock(settings, name)
     if not lock.acquire():
         log.warning("skipped %s: a crawl of this source is already running (lock %s)", name, lock.path)
@@ -283,7 +282,6 @@ def _start_and_watch(source: Any, settings: Settings, run_id: str, started_at: d
 
     t0 = time.monotonic()
     timed_out = False
-    term_sent_at: float | None = None
     with open(log_file, "ab") as log_fh:
         # own session: a Ctrl-C on the terminal reaches us, and we stop the crawl gracefully
         proc = subprocess.Popen(argv, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -303,34 +301,26 @@ def _start_and_watch(source: Any, settings: Settings, run_id: str, started_at: d
             if on_progress:
                 on_progress(_progress(name, run_id, read_stats_file(stats_file), elapsed))
             # the crawler closes its spider at the limit itself (CLOSESPIDER_TIMEOUT); the
-            # runner steps in only when the process is still there a grace period later
-            if term_sent_at is None and elapsed > limit + settings.crawl_stop_grace:
+            # supervisor steps in only when the process is still there a grace period later
+            if elapsed > limit + settings.crawl_stop_grace:
                 log.warning("crawl %s exceeded its time limit (%.0fs): stopping it", name, limit)
                 timed_out = True
-                term_sent_at = time.monotonic()
-                _signal(proc, signal.SIGTERM)
-            elif term_sent_at is None and name in _stop_requested:   # stop_running_crawls() sent SIGTERM
-                term_sent_at = time.monotonic()
-            elif term_sent_at is not None and time.monotonic() - term_sent_at > settings.crawl_stop_grace:
-                log.warning("crawl %s did not stop within %.0fs: killing it", name, settings.crawl_stop_grace)
-                _signal(proc, signal.SIGKILL)
-                term_sent_at = float("inf")
+            elif name in _stop_requested:
+                log.info("stopping crawl of %s (pid %d); it resumes on its next run", name, proc.pid)
+            else:
+                continue
+            exit_code = _stop(proc, name, settings)
+            break
     except BaseException:
         # KeyboardInterrupt or a shutdown in the caller: stop the crawl resumably, then re-raise
-        if proc.poll() is None:
-            _signal(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=settings.crawl_stop_grace)
-            except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
-                proc.wait()
+        _stop(proc, name, settings)
         raise
     finally:
         with _running_lock:
             _running.pop(name, None)
             stopped = name in _stop_requested
             _stop_requested.discard(name)
-    ended_at = datetime.now(timezone.utc)
+    ended_at = utcnow()
     stats = read_stats_file(stats_file)
     if on_progress:
         on_progress(_progress(name, run_id, stats, time.monotonic() - t0))

@@ -24,7 +24,7 @@ import gzip
 import io
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cached_property
 from typing import Any, AsyncIterator
 from urllib.parse import urljoin, urlsplit
@@ -40,6 +40,7 @@ from crawler.canonical import url_key
 from crawler.extensions import CrawlState, RunReport
 from crawler.items import PageItem
 from crawler.sources import Source
+from dealwatch.dates import parse_datetime, utcnow
 from indexer.raw_pages import read_record
 
 log = logging.getLogger(__name__)
@@ -48,28 +49,6 @@ _PAGINATION_RE = re.compile(r"([?&](page|p|strona)=\d+)|(/(page|strona)/\d+/?$)"
 _SLUG_RE = re.compile(r"/(\d{4}/\d{2}/|[^/]*-[^/]*-[^/]*-[^/]*)")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_SITEMAP_BYTES = 50 * 1024 * 1024
-
-
-def _parse_when(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            dt = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
-
-
-def _struct_time(value) -> datetime | None:
-    if not value:
-        return None
-    return datetime(*value[:6], tzinfo=timezone.utc)
 
 
 def classify_failure(failure) -> tuple[str, str]:
@@ -143,7 +122,7 @@ class NewsSpider(scrapy.Spider):
             self.seen[page.key] = page.lastmod
             self.count(run_report.RECOVERED)
             yield PageItem(source=self.source.name, language=self.source.language, url=page.url, keys=[page.key],
-                           fetched_at=raw.fetched_at or datetime.now(timezone.utc), body=raw.body,
+                           fetched_at=raw.fetched_at or utcnow(), body=raw.body,
                            lastmod=page.lastmod, raw_warc=page.warc, raw_offset=page.offset,
                            raw_length=None, recovered=True)
         for url in self.source.feeds:
@@ -198,7 +177,7 @@ class NewsSpider(scrapy.Spider):
             link = entry.get("link")
             if not link:
                 continue
-            date = _struct_time(entry.get("updated_parsed")) or _struct_time(entry.get("published_parsed"))
+            date = parse_datetime(entry.get("updated_parsed")) or parse_datetime(entry.get("published_parsed"))
             req = self.article_request(urljoin(response.url, link), date)
             if req is not None:
                 yield req
@@ -242,7 +221,7 @@ class NewsSpider(scrapy.Spider):
                 continue
             if self.patterns and not self._looks_like_article(loc):
                 continue  # sitemaps list every page; with patterns, only articles are taken
-            dates = [d for d in (_parse_when(fields.get("lastmod")), _parse_when(fields.get("publication_date")))
+            dates = [d for d in (parse_datetime(fields.get("lastmod")), parse_datetime(fields.get("publication_date")))
                      if d is not None]
             req = self.article_request(loc, max(dates) if dates else None)
             if req is not None:
@@ -284,7 +263,7 @@ class NewsSpider(scrapy.Spider):
         keys = [key]
         if response.url != response.request.url:
             keys.append(url_key(response.url))
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         lastmod = self.seen.get(key)
         ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").split(";")[0].strip().lower()
         if not isinstance(response, TextResponse) or (ctype and ctype not in _HTML_TYPES):
@@ -305,7 +284,7 @@ class NewsSpider(scrapy.Spider):
             self.report.dropped(reason, request.url, message)
             key = request.meta.get("key")
             if key and request.meta.get("kind") == "article":
-                self.known.mark_dropped(key, self.source.name, request.url, reason, datetime.now(timezone.utc),
+                self.known.mark_dropped(key, self.source.name, request.url, reason, utcnow(),
                                         self.seen.get(key))
             return
         self.report.error(kind, request.url, message)
