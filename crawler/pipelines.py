@@ -191,18 +191,18 @@ class IndexPipeline(_Stage):
             except Exception as exc:  # the index is unreachable: count, keep the pages pending for next run
                 log.error("writing %d documents failed: %s", len(docs), exc)
                 self.count(run_report.ARTICLES + "failed", len(docs))
-                self.report.error("index", batch[0].url, f"{type(exc).__name__}: {exc}")
+                for it in batch:
+                    self.report.error("index", it.url, f"not written: {type(exc).__name__}: {exc}")
                 return
             for kind, n in result.as_dict().items():
                 if n:
                     self.count(run_report.ARTICLES + kind, n)
-            for err in result.errors[:3]:
-                self.report.error("index", batch[0].url, err)
-            failed_ids = result.failed_ids  # left pending in the known-URL store: retried next run
             now = utcnow()
             for it in batch:
                 doc = it.doc
-                if doc["id"] in failed_ids:
+                failure = result.failures.get(doc["id"])
+                if failure is not None:  # left pending in the known-URL store: retried next run
+                    self.report.error("index", it.url, failure)
                     continue
                 keys = [*it.keys, url_key(doc["canonical_url"])]
                 self.state.known.mark_indexed(keys, it.source, it.url, doc["canonical_url"], doc["id"],
