@@ -33,7 +33,7 @@ def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_f
 
     from crawler import run_report
     from crawler.settings import scrapy_settings, source_settings
-    from crawler.sources import load_sources, select_sources
+    from crawler.sources import load_sources, select_sources, time_limit
     from crawler.spiders.news import NewsSpider
     from dealwatch.settings import get_settings
 
@@ -51,7 +51,7 @@ def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_f
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for src in sources:
         crawler = process.create_crawler(NewsSpider)
-        crawler.settings.setdict(source_settings(src.time_limit), priority="spider")
+        crawler.settings.setdict(source_settings(time_limit(src, dw)), priority="spider")
         process.crawl(crawler, source=src)
     started = time.monotonic()
     process.start()

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from crawler.run_report import new_run_id, read_stats_file
+from crawler.sources import time_limit
 from dealwatch.dates import utcnow
 from dealwatch.processes import stop_child
 from dealwatch.settings import Settings
@@ -71,20 +72,6 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         if value is not None:
             env[f"DEALWATCH_{f.name.upper()}"] = str(value)
     return env
-
-
-def time_limit_seconds(source: Any, settings: Settings) -> float:
-    """The source's time limit in seconds (a number or a duration such as "30m")."""
-    limit = getattr(source, "time_limit", None)
-    if limit in (None, "", 0):
-        return float(settings.crawl_time_limit)
-    if isinstance(limit, (int, float)):
-        return float(limit)
-    if hasattr(limit, "total_seconds"):
-        return float(limit.total_seconds())
-    from crawler.sources import parse_duration
-    parsed = parse_duration(str(limit))
-    return float(parsed.total_seconds() if hasattr(parsed, "total_seconds") else parsed)
 
 
 # --- at most one crawl per source -----------------------------------------------------
@@ -268,7 +255,7 @@ def _start_and_watch(source: Any, settings: Settings, run_id: str, started_at: d
                 sources_file: str | Path | None, on_progress: ProgressCallback | None,
                 crawl_command: list[str]) -> RunRecord:
     name = source.name
-    limit = time_limit_seconds(source, settings)
+    limit = time_limit(source, settings)
     run_dir = settings.state_dir / "runs"
     log_dir = settings.logs_dir / "crawls"
     run_dir.mkdir(parents=True, exist_ok=True)

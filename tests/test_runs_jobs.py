@@ -80,7 +80,7 @@ def job_settings(settings, tmp_path):
     return settings.replace(data_dir=tmp_path / "data", crawl_stop_grace=1.0)
 
 
-def _source(name: str, limit: float = 30) -> SimpleNamespace:
+def _source(name: str, limit: float | None = 30) -> SimpleNamespace:
     return SimpleNamespace(name=name, time_limit=limit)
 
 
@@ -125,6 +125,16 @@ def test_a_hanging_crawl_is_stopped_at_its_time_limit(job_settings, fake_crawl):
     assert record.finish_reason == "shutdown"          # it got SIGTERM and stopped itself
     assert record.pages_fetched > 0
     assert time.monotonic() - t0 < 1.5 + 2 * job_settings.crawl_stop_grace + 3
+
+
+def test_a_source_without_its_own_time_limit_is_stopped_at_the_crawl_time_limit_setting(job_settings, fake_crawl):
+    s = job_settings.replace(crawl_time_limit=1.5)
+    t0 = time.monotonic()
+    record = supervisor.supervise_crawl(_source("fake-default-limit", limit=None), s, crawl_command=fake_crawl("hang"),
+                                        record=False)
+    assert record.status == "timed_out"
+    assert "time limit of 2s" in record.last_error               # 1.5 s, as the setting says
+    assert time.monotonic() - t0 < 1.5 + 2 * s.crawl_stop_grace + 3
 
 
 def test_a_crawl_ignoring_sigterm_is_killed(job_settings, fake_crawl):

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler import scheduler as crawl_scheduler
+from crawler.sources import load_sources
 from dealwatch.settings import get_settings, set_settings
 from indexer import run_history as runs, store
 from indexer.client import make_client
@@ -116,14 +117,14 @@ def test_the_job_store_follows_the_sources_file(sched_settings, demo, tmp_path):
     scheduler = crawl_scheduler.make_scheduler(sched_settings)
     scheduler.start(paused=True)
     try:
-        sources, _ = crawl_scheduler.load_schedule_sources(sched_settings, two)
+        sources = load_sources(two)
         assert crawl_scheduler.sync_jobs(scheduler, sources, sched_settings, two)["added"] == [SOURCE, "harbour-tribune"]
         kept = scheduler.get_job(SOURCE).next_run_time
         again = crawl_scheduler.sync_jobs(scheduler, sources, sched_settings, two)
         assert again["kept"] == [SOURCE, "harbour-tribune"] and scheduler.get_job(SOURCE).next_run_time == kept
 
         one = write_sources(demo, tmp_path / "two.yaml", [SOURCE], schedule={"cron": "*/5 * * * *"})
-        sources, _ = crawl_scheduler.load_schedule_sources(sched_settings, one)
+        sources = load_sources(one)
         changes = crawl_scheduler.sync_jobs(scheduler, sources, sched_settings, one)
         assert changes["replaced"] == [SOURCE] and changes["removed"] == ["harbour-tribune"]
         assert [j.id for j in scheduler.get_jobs()] == [SOURCE]
@@ -152,7 +153,7 @@ def test_runs_missed_while_the_scheduler_was_down_run_once(es, sched_settings, d
     second = crawl_scheduler.make_scheduler(sched_settings)
     second.add_listener(lambda event: submitted.append(event.scheduled_run_times), EVENT_JOB_SUBMITTED)
     second.start(paused=True)
-    sources_list, _ = crawl_scheduler.load_schedule_sources(sched_settings, sources)
+    sources_list = load_sources(sources)
     assert crawl_scheduler.sync_jobs(second, sources_list, sched_settings, sources)["kept"] == [SOURCE]
     second.resume()
     try:
