@@ -16,7 +16,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import trafilatura
 from trafilatura.settings import use_config

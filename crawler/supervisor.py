@@ -7,10 +7,11 @@ Scrapy's Twisted reactor cannot restart inside one process, so every crawl of a 
 * a lock file ``<state_dir>/locks/<source>.lock`` (``fcntl.flock``) keeps at most one crawl
   of a source running on this machine, across processes — a second attempt is skipped;
 * the process writes its stats JSON about every second; it is polled for live progress;
-* at the source's ``time_limit`` the crawler closes its spider itself; a process still
-  there ``crawl_stop_grace`` seconds later gets SIGTERM (Scrapy stops gracefully), and
-  SIGKILL after another grace period — the next run resumes from the known-URL store and
-  the WARC either way;
+* at the source's time limit (its ``time_limit``, else the ``crawl_time_limit`` setting) the
+  crawler closes its spider itself; a process still there ``crawl_stop_grace`` seconds later
+  gets SIGTERM once (Scrapy stops gracefully), and SIGKILL after another grace period
+  (:func:`dealwatch.processes.stop_child`) — the next run resumes from the known-URL store
+  and the WARC either way;
 * the outcome is classified ok / partial / failed / timed_out and written to the run
   history (:mod:`indexer.run_history`).
 """

@@ -34,6 +34,7 @@ from scrapy import exceptions as sx
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.response import get_base_url
 
 from crawler import run_report
 from crawler.canonical import url_key
@@ -49,6 +50,17 @@ _PAGINATION_RE = re.compile(r"([?&](page|p|strona)=\d+)|(/(page|strona)/\d+/?$)"
 _SLUG_RE = re.compile(r"/(\d{4}/\d{2}/|[^/]*-[^/]*-[^/]*-[^/]*)")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+
+
+def absolute_url(base: str, href: str) -> str | None:
+    """``href`` resolved against ``base``, or None when it is no URL at all (real pages link to
+    things like ``http://[ccpa-preferences]``, on which Python's URL parser raises)."""
+    try:
+        url = urljoin(base, href.strip())
+        urlsplit(url).hostname
+    except ValueError:
+        return None
+    return url
 
 
 def classify_failure(failure) -> tuple[str, str]:
@@ -178,7 +190,8 @@ class NewsSpider(scrapy.Spider):
             if not link:
                 continue
             date = parse_datetime(entry.get("updated_parsed")) or parse_datetime(entry.get("published_parsed"))
-            req = self.article_request(urljoin(response.url, link), date)
+            url = absolute_url(response.url, link)
+            req = self.article_request(url, date) if url else None
             if req is not None:
                 yield req
 
@@ -213,7 +226,9 @@ class NewsSpider(scrapy.Spider):
             loc = fields.get("loc")
             if not loc:
                 continue
-            loc = urljoin(response.url, loc)
+            loc = absolute_url(response.url, loc)
+            if loc is None:
+                continue
             if kind == "sitemapindex":
                 if self.source.allows(loc):
                     yield scrapy.Request(loc, callback=self.parse_sitemap, errback=self.on_error,
@@ -236,10 +251,11 @@ class NewsSpider(scrapy.Spider):
     def parse_section(self, response: Response):
         if not isinstance(response, TextResponse):
             return
+        base = get_base_url(response)    # the page's <base href>, else its URL
         next_pages = set(response.css('a[rel~="next"]::attr(href), link[rel~="next"]::attr(href)').getall())
         for href in response.css("a::attr(href)").getall():
-            url = response.urljoin(href.strip())
-            if not self.source.allows(url):
+            url = absolute_url(base, href)
+            if url is None or not self.source.allows(url):
                 continue
             if self._looks_like_article(url):
                 req = self.article_request(url)
@@ -250,8 +266,8 @@ class NewsSpider(scrapy.Spider):
         for href in next_pages:
             if self.section_pages >= self.dw.max_section_pages:
                 break
-            url = response.urljoin(href.strip())
-            if self.source.allows(url):
+            url = absolute_url(base, href)
+            if url is not None and self.source.allows(url):
                 self.navigation.add(url_key(url))
                 self.section_pages += 1
                 yield scrapy.Request(url, callback=self.parse_section, errback=self.on_error,
