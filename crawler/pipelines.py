@@ -30,6 +30,8 @@ from crawler.canonical import url_key
 from crawler.extensions import CrawlState, RunReport
 from crawler.items import PageItem
 from dealwatch.dates import utcnow
+from indexer.archive import Archive
+from indexer.errors import ArchiveError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ class RawArchivePipeline(_Stage):
             item.url, item.status, item.headers, item.body)
         for key in item.keys:
             self.state.known.mark_fetched(key, item.source, item.url, item.raw_warc, item.raw_offset,
-                                      item.raw_length, item.lastmod, item.fetched_at)
+                                          item.raw_length, item.lastmod, item.fetched_at)
 
 
 class ExtractPipeline(_Stage):
@@ -157,8 +159,6 @@ class ExtractPipeline(_Stage):
 
 class IndexPipeline(_Stage):
     def open_spider(self, spider=None) -> None:
-        from indexer.archive import Archive
-
         self.archive = Archive(self.dw)
         self.archive.ensure()
         self.buffer: list[PageItem] = []
@@ -188,7 +188,7 @@ class IndexPipeline(_Stage):
             docs = [it.doc for it in batch]
             try:
                 result = await asyncio.to_thread(self.archive.write, docs)
-            except Exception as exc:  # the index is unreachable: count, keep the pages pending for next run
+            except ArchiveError as exc:  # the archive cannot answer: count, keep the pages pending for next run
                 log.error("writing %d documents failed: %s", len(docs), exc)
                 self.count(run_report.ARTICLES + "failed", len(docs))
                 for it in batch:
@@ -206,8 +206,8 @@ class IndexPipeline(_Stage):
                     continue
                 keys = [*it.keys, url_key(doc["canonical_url"])]
                 self.state.known.mark_indexed(keys, it.source, it.url, doc["canonical_url"], doc["id"],
-                                          doc["content_hash"], doc.get("published_at"), it.fetched_at or now,
-                                          it.raw_warc, it.raw_offset, it.raw_length)
+                                              doc["content_hash"], doc.get("published_at"), it.fetched_at or now,
+                                              it.raw_warc, it.raw_offset, it.raw_length)
 
     async def close_spider(self, spider=None) -> None:
         self.ticker.cancel()
