@@ -46,7 +46,7 @@ def _context(smoke: bool, workdir: Path, newsplease: bool, keep: bool):
     return ctx
 
 
-def run_sections(names: list[str], smoke: bool, output: Path, workdir: Path, newsplease: bool = True,
+def measure_sections(names: list[str], smoke: bool, output: Path, workdir: Path, newsplease: bool = True,
                  keep_archives: bool = False, enrich: bool = False) -> str:
     from bench import report
     from bench.sections import SECTIONS, clean, with_notes
@@ -96,7 +96,7 @@ def bench() -> None:
 @click.option("--keep-archives", is_flag=True, help="Keep the generated 100k/1M archives on the node.")
 def all_sections(smoke: bool, output: Path, workdir: Path, no_newsplease: bool, keep_archives: bool) -> None:
     """Every section, then enrichment quality; rewrites BENCHMARKS.md."""
-    run_sections(["extraction", "throughput", "indexing", "search", "export"], smoke, output, workdir,
+    measure_sections(["extraction", "throughput", "indexing", "search", "export"], smoke, output, workdir,
                  not no_newsplease, keep_archives, enrich=True)
 
 
@@ -104,7 +104,7 @@ def _single(name: str, doc: str):
     @_options
     @click.option("--no-newsplease", is_flag=True, help="Skip the news-please run.")
     def cmd(smoke: bool, output: Path, workdir: Path, no_newsplease: bool) -> None:
-        run_sections([name], smoke, output, workdir, not no_newsplease, keep_archives=True)
+        measure_sections([name], smoke, output, workdir, not no_newsplease, keep_archives=True)
     cmd.__doc__ = doc
     return bench.command(name)(cmd)
 

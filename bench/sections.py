@@ -97,7 +97,7 @@ def throughput(ctx: Context) -> str:
              "the whole CPU stage of the crawl), same pool.",
              "- The extract_article ceiling runs first and again last (\"again\"), bracketing the others; the "
              "ratios use both runs together.",
-             "- **DealWatch crawl**: `python -m crawler.run` over all sources of the site in one Scrapy process "
+             "- **DealWatch crawl**: `python -m crawler.crawl_process` over all sources of the site in one Scrapy process "
              "(discovery via feeds, sitemaps and sections; download; WARC; extraction + enrichment in the worker "
              "pool; bulk indexing into a `bench-tp-` index). Wall time includes process start and shutdown. CPU = the "
              "crawl process and its workers; the Elasticsearch node's CPU is shown apart."]

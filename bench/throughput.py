@@ -5,7 +5,7 @@ All three runs read the same pages (``news-pages/``) in one session:
   configured mode) over the page bytes in a 2-process pool, no network, no index. Also
   measured: extraction + enrichment (:func:`crawler.worker.process_page`) and plain
   ``trafilatura.extract()``.
-- DealWatch: ``python -m crawler.run`` over the local multi-host site (:mod:`demo_sites.bench_site`):
+- DealWatch: ``python -m crawler.crawl_process`` over the local multi-host site (:mod:`demo_sites.bench_site`):
   discovery through feeds, sitemaps and section pages, download, WARC, extraction and
   enrichment in the worker pool, bulk indexing into a ``bench-tp-`` index.
 - news-please: ``NewsPlease.from_url`` over the same article URLs in 2 processes, articles
@@ -137,7 +137,7 @@ def pipeline(layout: SiteLayout, settings: Settings, workdir: Path, timeout: flo
     stats_file = workdir / "crawl-stats.json"
     stats_file.unlink(missing_ok=True)
     env = {**os.environ, **s.replace(sources_file=sources_file).as_environment()}
-    cmd = [sys.executable, "-m", "crawler.run", "--sources", ",".join(names), "--sources-file", str(sources_file),
+    cmd = [sys.executable, "-m", "crawler.crawl_process", "--sources", ",".join(names), "--sources-file", str(sources_file),
            "--stats-file", str(stats_file)]
     try:
         return _measure_crawl(cmd, env, es, s, settings, layout, workdir, stats_file, timeout)
@@ -224,10 +224,7 @@ def run(pages: tuple[NewsPage, ...], layout: SiteLayout, settings: Settings, wor
 
     with LocalSite(layout):
         step(ceiling(pages, layout, settings, "extract_article"))
-        if _crawler_available():
-            step(pipeline(layout, settings, workdir))
-        else:
-            log.warning("crawler.run not found: the end-to-end crawl is not measured")
+        step(pipeline(layout, settings, workdir))
         step(ceiling(pages, layout, settings, "extract + enrich"))
         if with_newsplease:
             step(newsplease(layout, workdir))
@@ -235,10 +232,6 @@ def run(pages: tuple[NewsPage, ...], layout: SiteLayout, settings: Settings, wor
         again.name += " (again)"
         step(again)
     return results
-
-
-def _crawler_available() -> bool:
-    return (REPO_ROOT / "crawler" / "run.py").exists()
 
 
 # ----------------------------------------------------------------------------- profile

@@ -5,7 +5,10 @@ Every URL the crawler meets (from a feed, a sitemap, a section page, a page's ow
 stored. The rules:
 
 - tracking parameters are removed (``utm_*``, ``fbclid``, ``gclid``, ``mc_cid``, … see
-  :data:`TRACKING_PARAMS`); the remaining query parameters are sorted (w3lib);
+  :data:`TRACKING_PARAMS`); the remaining query parameters are sorted (w3lib). The list names
+  parameters exactly, with prefixes only where a whole family tracks (``utm_``): a parameter
+  that merely looks like a tracker can be an article's number (``pk_no=1412361``), and
+  stripping it would merge different articles into one document;
 - the host is lower-cased, the default port and the fragment are dropped;
 - ``http`` and ``https`` are unified: public host names get ``https``; IP-address and
   ``localhost`` hosts (which cannot carry a certificate, e.g. the offline demo sites) keep
@@ -32,8 +35,11 @@ TRACKING_PARAMS = frozenset({
     "oly_anon_id", "vero_id", "vero_conv", "wt_mc", "wt.mc_id", "cmpid", "ocid", "sr_share", "s_cid",
     "icid", "ncid", "spm", "xtor", "ito", "__twitter_impression", "at_medium", "at_campaign",
     "at_custom1", "at_custom2", "at_custom3", "at_custom4", "at_source",
+    # Matomo (formerly Piwik); its newer mtm_ family is a prefix below
+    "pk_campaign", "pk_kwd", "pk_keyword", "pk_source", "pk_medium", "pk_content", "pk_cid", "pk_group",
+    "pk_placement", "piwik_campaign", "piwik_kwd", "piwik_keyword",
 })
-TRACKING_PREFIXES = ("utm_", "ns_", "pk_", "mtm_", "hsa_", "at_")
+TRACKING_PREFIXES = ("utm_", "ns_", "mtm_", "hsa_", "at_")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _MULTI_SLASH = re.compile(r"/{2,}")

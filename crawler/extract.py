@@ -15,13 +15,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
 
 import trafilatura
 from trafilatura.settings import use_config
 
 from crawler.canonical import canonicalize, domain_of
+from dealwatch.dates import parse_datetime, utcnow
 from indexer.schema import Article
 
 log = logging.getLogger(__name__)
@@ -77,20 +77,6 @@ def looks_binary(html: bytes | str) -> bool:
     if isinstance(head, str):
         return "\x00" in head
     return b"\x00" in head or head.startswith((b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04"))
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            dt = datetime.strptime(value, fmt)
-        except ValueError:
-            continue
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        return dt.astimezone(timezone.utc)
-    return None
 
 
 def _authors(value: str | None) -> list[str]:
@@ -164,7 +150,7 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
         site_name=(doc.sitename or "").strip(),
         description=(doc.description or "").strip(),
         authors=_authors(doc.author),
-        published_at=_parse_date(doc.date),
-        crawled_at=crawled_at or datetime.now(timezone.utc),
+        published_at=parse_datetime(doc.date),
+        crawled_at=crawled_at or utcnow(),
         lang=detect_language(text, declared_lang, default_lang),
     )

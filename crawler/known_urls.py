@@ -18,9 +18,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator
+
+from dealwatch.dates import parse_datetime, to_iso, utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -41,18 +43,6 @@ CREATE TABLE IF NOT EXISTS pages (
 );
 CREATE INDEX IF NOT EXISTS pages_source_status ON pages (source, status);
 """
-
-
-def _iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat()
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -105,7 +95,7 @@ class KnownUrls:
         """Fetch this page? New pages yes; archived ones only when the feed/sitemap date is newer
         than what we have, or when published within ``revisit_days`` and not fetched for
         ``revisit_interval_hours``. Pages waiting in a WARC (``fetched``) are never re-fetched."""
-        now = now or datetime.now(timezone.utc)
+        now = now or utcnow()
         with self._lock:
             row = self._row(key)
         if row is None:
@@ -114,13 +104,13 @@ class KnownUrls:
         if status == "fetched":
             return Decision(False, "pending")
         if lastmod is not None:
-            ref = _dt(known_lastmod) or _dt(fetched_at)
+            ref = parse_datetime(known_lastmod) or parse_datetime(fetched_at)
             if ref is not None and lastmod > ref:
                 return Decision(True, "lastmod")
         if status == "dropped":
             return Decision(False, "dropped")
-        pub = _dt(published)
-        last = _dt(fetched_at)
+        pub = parse_datetime(published)
+        last = parse_datetime(fetched_at)
         if pub is not None and last is not None and now - pub <= self.revisit and now - last >= self.revisit_every:
             return Decision(True, "revisit")
         return Decision(False, "known")
@@ -134,13 +124,13 @@ class KnownUrls:
                 " ON CONFLICT(key) DO UPDATE SET status='fetched', url=excluded.url,"
                 " lastmod=COALESCE(excluded.lastmod, pages.lastmod), fetched_at=excluded.fetched_at,"
                 " warc=excluded.warc, warc_offset=excluded.warc_offset, warc_length=excluded.warc_length",
-                (key, source, url, _iso(lastmod), _iso(fetched_at), warc, offset, length))
+                (key, source, url, to_iso(lastmod), to_iso(fetched_at), warc, offset, length))
 
     def mark_indexed(self, keys: list[str], source: str, url: str, canonical_url: str, doc_id: str,
                      content_hash: str, published_at: datetime | str | None, fetched_at: datetime,
                      warc: str | None = None, offset: int | None = None, length: int | None = None) -> None:
         """The page (under every key it was met with, incl. its canonical URL's) is in the index."""
-        pub = published_at if isinstance(published_at, str) or published_at is None else _iso(published_at)
+        pub = published_at if isinstance(published_at, str) or published_at is None else to_iso(published_at)
         with self._lock:
             for key in dict.fromkeys(keys):
                 self._db.execute(
@@ -151,7 +141,7 @@ class KnownUrls:
                     " published_at=excluded.published_at, fetched_at=excluded.fetched_at,"
                     " warc=COALESCE(excluded.warc, pages.warc), warc_offset=COALESCE(excluded.warc_offset,"
                     " pages.warc_offset), warc_length=COALESCE(excluded.warc_length, pages.warc_length)",
-                    (key, source, url, canonical_url, doc_id, content_hash, pub, _iso(fetched_at), warc, offset,
+                    (key, source, url, canonical_url, doc_id, content_hash, pub, to_iso(fetched_at), warc, offset,
                      length))
 
     def mark_dropped(self, key: str, source: str, url: str, reason: str, fetched_at: datetime,
@@ -162,13 +152,13 @@ class KnownUrls:
                 " VALUES (?, ?, ?, 'dropped', ?, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET status='dropped', drop_reason=excluded.drop_reason,"
                 " lastmod=COALESCE(excluded.lastmod, pages.lastmod), fetched_at=excluded.fetched_at",
-                (key, source, url, reason, _iso(lastmod), _iso(fetched_at)))
+                (key, source, url, reason, to_iso(lastmod), to_iso(fetched_at)))
 
     def note_lastmod(self, key: str, lastmod: datetime) -> None:
         """Remember a later feed/sitemap date for a page fetched in this run (no refetch next time)."""
         with self._lock:
             self._db.execute("UPDATE pages SET lastmod = ? WHERE key = ? AND (lastmod IS NULL OR lastmod < ?)",
-                             (_iso(lastmod), key, _iso(lastmod)))
+                             (to_iso(lastmod), key, to_iso(lastmod)))
 
     def forget(self, key: str) -> None:
         """Drop a page from the store (its raw page is unreadable): the next discovery fetches it."""
@@ -181,7 +171,7 @@ class KnownUrls:
             rows = self._db.execute("SELECT key, url, warc, warc_offset, lastmod FROM pages"
                                     " WHERE source = ? AND status = 'fetched'", (source,)).fetchall()
         for key, url, warc, offset, lastmod in rows:
-            yield PendingPage(key, url, warc, offset, _dt(lastmod))
+            yield PendingPage(key, url, warc, offset, parse_datetime(lastmod))
 
     def count(self, source: str | None = None, status: str | None = None) -> int:
         q, args = "SELECT COUNT(*) FROM pages WHERE 1=1", []

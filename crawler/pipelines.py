@@ -1,15 +1,17 @@
-"""Item pipelines: raw page -> WARC -> (worker pool) Article document -> Elasticsearch.
+"""Item pipelines: raw page -> WARC -> (worker pool) Article document -> the archive.
 
 1. :class:`RawArchivePipeline` appends the page to the run's WARC and marks it ``fetched`` in
    the known-URL store (so a killed crawl re-reads it from there instead of fetching it again).
 2. :class:`ExtractPipeline` sends the page to the worker process pool (extraction +
    enrichment, :mod:`crawler.worker`) and awaits the answer without blocking the reactor.
-3. :class:`IndexPipeline` buffers documents and bulk-writes them through
-   ``indexer.ingest.write`` in a thread, every ``index_batch_size`` documents or
-   ``index_flush_seconds``; it counts new/updated/unchanged and marks pages ``indexed``.
+3. :class:`IndexPipeline` buffers documents and writes them through the archive's front door
+   (:meth:`indexer.archive.Archive.write`) in a thread, every ``index_batch_size`` documents or
+   ``index_flush_seconds``; it counts new/updated/unchanged/failed from the archive's answer
+   and marks the written pages ``indexed``.
 
-Each pipeline instance serves one spider (one source); the worker pool is shared by all
-spiders of the process.
+Each pipeline instance serves one crawler (one source) and reaches the crawl's state (known-URL
+store, WARC writer) and its report through the crawler's extensions
+(:mod:`crawler.extensions`); the worker pool is shared by all crawlers of the process.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ import asyncio
 import logging
 import time
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler import worker
+from crawler import run_report, worker
+from crawler.canonical import url_key
+from crawler.extensions import CrawlState, RunReport
 from crawler.items import PageItem
+from dealwatch.dates import utcnow
+from indexer.archive import Archive
+from indexer.errors import ArchiveError
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +83,30 @@ async def run_in_pool(settings, fn, *args):
                 raise
 
 
-class _SpiderPipeline:
+class _Stage:
+    """A pipeline stage of one crawler: its settings, its crawl state and its report."""
+
     def __init__(self, crawler):
         self.crawler = crawler
+        self.dw = crawler.settings["DEALWATCH_SETTINGS"]
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    @property
-    def spider(self):
-        return self.crawler.spider
+    @cached_property
+    def state(self) -> CrawlState:
+        return self.crawler.get_extension(CrawlState)
 
-    @property
-    def dw(self):
-        """The DealWatch settings object of this run."""
-        return self.crawler.settings["DEALWATCH_SETTINGS"]
+    @cached_property
+    def report(self) -> RunReport:
+        return self.crawler.get_extension(RunReport)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(key, n)
 
 
-class RawArchivePipeline(_SpiderPipeline):
+class RawArchivePipeline(_Stage):
     def open_spider(self, spider=None) -> None:
         self.lock = asyncio.Lock()   # one writer per WARC file: records are appended in order
 
@@ -106,15 +118,14 @@ class RawArchivePipeline(_SpiderPipeline):
         return item
 
     def _archive(self, item: PageItem) -> None:
-        spider = self.spider
-        item.raw_warc, item.raw_offset, item.raw_length = spider.archive.write(
+        item.raw_warc, item.raw_offset, item.raw_length = self.state.warc.write(
             item.url, item.status, item.headers, item.body)
         for key in item.keys:
-            spider.known.mark_fetched(key, item.source, item.url, item.raw_warc, item.raw_offset,
-                                      item.raw_length, item.lastmod, item.fetched_at)
+            self.state.known.mark_fetched(key, item.source, item.url, item.raw_warc, item.raw_offset,
+                                          item.raw_length, item.lastmod, item.fetched_at)
 
 
-class ExtractPipeline(_SpiderPipeline):
+class ExtractPipeline(_Stage):
     def open_spider(self, spider=None) -> None:
         _SharedPool.acquire()
 
@@ -125,31 +136,29 @@ class ExtractPipeline(_SpiderPipeline):
         task = worker.PageTask(url=item.url, body=item.body, source=item.source, language=item.language,
                                encoding=item.encoding, raw_warc=item.raw_warc, raw_offset=item.raw_offset,
                                raw_length=item.raw_length, crawled_at=item.fetched_at)
-        spider = self.spider
+        known = self.state.known
         try:
             result = await run_in_pool(self.dw, worker.process_page, task)
         except Exception as exc:  # a worker died on this page twice: count it, keep crawling
             log.exception("extraction failed for %s", item.url)
-            spider.report.error("parse", item.url, f"extraction worker failed: {type(exc).__name__}: {exc}")
+            self.report.error("parse", item.url, f"extraction worker failed: {type(exc).__name__}: {exc}")
             for key in item.keys:  # not replayed from the WARC at every run
-                spider.known.mark_dropped(key, item.source, item.url, "parse", item.fetched_at, item.lastmod)
+                known.mark_dropped(key, item.source, item.url, "parse", item.fetched_at, item.lastmod)
             raise DropItem(f"extraction failed: {exc}") from exc
         item.body = b""
         if result.dropped:
-            spider.report.dropped(result.dropped, item.url, result.message)
+            self.report.dropped(result.dropped, item.url, result.message)
             for key in item.keys:
-                spider.known.mark_dropped(key, item.source, item.url, result.dropped, item.fetched_at, item.lastmod)
+                known.mark_dropped(key, item.source, item.url, result.dropped, item.fetched_at, item.lastmod)
             raise DropItem(f"{result.dropped}: {result.message}")
         if result.message:  # indexed, with a problem worth reporting (enrichment failed)
-            spider.report.error("enrich", item.url, result.message)
+            self.report.error("enrich", item.url, result.message)
         item.doc = result.doc
         return item
 
 
-class IndexPipeline(_SpiderPipeline):
+class IndexPipeline(_Stage):
     def open_spider(self, spider=None) -> None:
-        from indexer.archive import Archive
-
         self.archive = Archive(self.dw)
         self.archive.ensure()
         self.buffer: list[PageItem] = []
@@ -176,30 +185,29 @@ class IndexPipeline(_SpiderPipeline):
             self.last_flush = time.monotonic()
             if not batch:
                 return
-            spider = self.spider
             docs = [it.doc for it in batch]
             try:
                 result = await asyncio.to_thread(self.archive.write, docs)
-            except Exception as exc:  # the index is unreachable: count, keep the pages pending for next run
+            except ArchiveError as exc:  # the archive cannot answer: count, keep the pages pending for next run
                 log.error("writing %d documents failed: %s", len(docs), exc)
-                spider.report.articles["failed"] += len(docs)
-                spider.report.error("index", batch[0].url, f"{type(exc).__name__}: {exc}")
+                self.count(run_report.ARTICLES + "failed", len(docs))
+                for it in batch:
+                    self.report.error("index", it.url, f"not written: {type(exc).__name__}: {exc}")
                 return
             for kind, n in result.as_dict().items():
-                spider.report.articles[kind] += n
-            for err in result.errors[:3]:
-                spider.report.error("index", batch[0].url, err)
-            failed_ids = result.failed_ids  # left pending in the known-URL store: retried next run
-            now = datetime.now(timezone.utc)
+                if n:
+                    self.count(run_report.ARTICLES + kind, n)
+            now = utcnow()
             for it in batch:
                 doc = it.doc
-                if doc["id"] in failed_ids:
+                failure = result.failures.get(doc["id"])
+                if failure is not None:  # left pending in the known-URL store: retried next run
+                    self.report.error("index", it.url, failure)
                     continue
-                from crawler.canonical import url_key
                 keys = [*it.keys, url_key(doc["canonical_url"])]
-                spider.known.mark_indexed(keys, it.source, it.url, doc["canonical_url"], doc["id"],
-                                          doc["content_hash"], doc.get("published_at"), it.fetched_at or now,
-                                          it.raw_warc, it.raw_offset, it.raw_length)
+                self.state.known.mark_indexed(keys, it.source, it.url, doc["canonical_url"], doc["id"],
+                                              doc["content_hash"], doc.get("published_at"), it.fetched_at or now,
+                                              it.raw_warc, it.raw_offset, it.raw_length)
 
     async def close_spider(self, spider=None) -> None:
         self.ticker.cancel()

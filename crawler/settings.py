@@ -3,20 +3,26 @@
 Politeness and limits come from the typed settings (``DEALWATCH_*`` environment variables):
 User-Agent with the contact URL, robots.txt obeyed (plus Crawl-delay), AutoThrottle, a
 per-domain concurrency limit, maximum page size, timeouts, retries with backoff for 5xx
-and timeouts only. The components of the pipeline are wired here by configuration.
+and timeouts only. The components of a crawl — extensions, downloader middlewares, item
+pipelines — are wired here by configuration.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dealwatch.settings import Settings
 
 
-def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, Any]:
-    """The Scrapy settings dict for one crawl (``time_limit`` in seconds closes the spider)."""
+def scrapy_settings(dw: Settings, run_id: str, stats_file: Path | None = None) -> dict[str, Any]:
+    """The Scrapy settings of one crawl process (every crawler, one per source, starts from them)."""
     return {
+        # the crawl's own settings, read by its components
         "DEALWATCH_SETTINGS": dw,
+        "DEALWATCH_RUN_ID": run_id,
+        "DEALWATCH_STATS_FILE": str(stats_file) if stats_file else None,
+        "DEALWATCH_STATS_INTERVAL": 1.0,     # seconds between rewrites of the stats file
         "BOT_NAME": "dealwatch",
         "USER_AGENT": dw.user_agent.format(contact_url=dw.contact_url),
         "ROBOTSTXT_OBEY": True,
@@ -41,7 +47,6 @@ def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, 
         "DOWNLOAD_TIMEOUT": dw.download_timeout,
         "REDIRECT_MAX_TIMES": 5,
         "DNS_TIMEOUT": min(10.0, dw.download_timeout),
-        "CLOSESPIDER_TIMEOUT": float(time_limit or 0),
         # retries: 5xx and timeouts with backoff, never 4xx (DNS failures and refused
         # connections are not retried: a dead host stays dead for the next seconds)
         "RETRY_ENABLED": dw.retry_times > 0,
@@ -61,8 +66,14 @@ def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, 
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,
-            "crawler.middlewares.RobotsCrawlDelayMiddleware": 150,
             "crawler.middlewares.RedirectLoopMiddleware": 650,
+        },
+        # the crawl's state (known-URL store, WARC writer), its report (counts in crawler.stats,
+        # the stats file) and robots.txt's Crawl-delay
+        "EXTENSIONS": {
+            "crawler.extensions.CrawlState": 100,
+            "crawler.extensions.RunReport": 110,
+            "crawler.extensions.RobotsCrawlDelay": 120,
         },
         # the pipeline: archive raw page -> extract + enrich (process pool) -> bulk index
         "ITEM_PIPELINES": {
@@ -74,3 +85,9 @@ def scrapy_settings(dw: Settings, time_limit: float | None = None) -> dict[str, 
         "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 20_000_000,
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
     }
+
+
+def source_settings(time_limit: float) -> dict[str, Any]:
+    """What differs between the crawlers of one process: each source's time limit (seconds)
+    closes only its own spider, with finish reason ``closespider_timeout``."""
+    return {"CLOSESPIDER_TIMEOUT": float(time_limit)}

@@ -51,9 +51,6 @@ class Schedule:
     interval: float | None = None
     cron: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"interval": self.interval} if self.interval is not None else {"cron": self.cron}
-
 
 @dataclass(frozen=True)
 class Source:
@@ -66,7 +63,7 @@ class Source:
     allowed_domains: tuple[str, ...] = ()
     article_patterns: tuple[str, ...] = ()
     schedule: Schedule = field(default_factory=lambda: Schedule(interval=3600.0))
-    time_limit: float = 1800.0      # seconds
+    time_limit: float | None = None     # seconds; None: the crawl_time_limit setting (see time_limit())
     description: str = ""
 
     @property
@@ -85,10 +82,6 @@ class Source:
         if not self.allowed_domains:
             return True
         return any(host == d or host.endswith("." + d) for d in self.allowed_domains)
-
-    def to_payload(self) -> dict[str, Any]:
-        """Small picklable description for the extraction worker processes."""
-        return {"name": self.name, "language": self.language}
 
     def configured(self):
         """What the archive's source registry keeps of this source (shown on every UI's /sources)."""
@@ -162,13 +155,14 @@ def _build(raw: Any, defaults: dict[str, Any], where: str) -> Source:
     if language and (not isinstance(language, str) or not re.match(r"^[a-z]{2}$", language)):
         raise SourcesError(f"{where}: language must be an ISO 639-1 code like 'en' or 'pl', got {language!r}")
     schedule = _schedule(raw.get("schedule", defaults.get("schedule", {"interval": "1h"})), where)
+    limit = raw.get("time_limit", defaults.get("time_limit"))
     try:
-        time_limit = parse_duration(raw.get("time_limit", defaults.get("time_limit", "30m")))
+        limit_s = None if limit is None else parse_duration(limit)
     except ValueError as exc:
         raise SourcesError(f"{where}: time_limit: {exc}") from None
     return Source(name=name, language=language or "", homepage=homepage, sections=lists["sections"],
                   feeds=lists["feeds"], sitemaps=lists["sitemaps"], allowed_domains=allowed,
-                  article_patterns=lists["article_patterns"], schedule=schedule, time_limit=time_limit,
+                  article_patterns=lists["article_patterns"], schedule=schedule, time_limit=limit_s,
                   description=str(raw.get("description") or ""))
 
 
@@ -205,6 +199,12 @@ def load_sources(path: str | Path) -> list[Source]:
     except yaml.YAMLError as exc:
         raise SourcesError(f"{path}: not valid YAML: {exc}") from None
     return parse_sources(data, str(path))
+
+
+def time_limit(source: Source, settings) -> float:
+    """How long a run of ``source`` may take, in seconds: its own ``time_limit`` (or the file's
+    ``defaults.time_limit``), else the ``crawl_time_limit`` setting."""
+    return float(source.time_limit if source.time_limit is not None else settings.crawl_time_limit)
 
 
 def select_sources(sources: list[Source], names: list[str], origin: str = "") -> list[Source]:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dealwatch.processes import die_with_parent
+
 log = logging.getLogger(__name__)
 
 _settings = None
@@ -45,21 +47,11 @@ class PageResult:
     message: str = ""
 
 
-def _die_with_parent() -> None:
-    """Linux: end this worker when the crawl process dies (even by SIGKILL), no orphans left."""
-    try:
-        import ctypes
-        import signal
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still applies
-        pass
-
-
 def _init_worker(settings) -> None:
     global _settings
-    _die_with_parent()  # the parent is the fork server, which exits with the crawl process
-    if os.getppid() == 1:  # the parent died before prctl
+    parent = os.getppid()
+    die_with_parent()  # the parent is the fork server, which exits with the crawl process
+    if parent == 1 or os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
     _settings = settings
     from dealwatch.settings import set_settings

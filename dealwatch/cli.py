@@ -59,10 +59,9 @@ from indexer import cli as indexer_cli  # noqa: E402
 _add(indexer_cli.COMMANDS)          # es start|stop|status, analyze, reenrich
 
 # crawling: runs, the scheduler, re-extraction
-from crawler import commands as crawler_commands, jobs_commands  # noqa: E402
+from crawler import cli as crawler_cli  # noqa: E402
 
-_add(jobs_commands.COMMANDS)        # crawl, schedule, status
-_add(crawler_commands.COMMANDS)     # reextract
+_add(crawler_cli.COMMANDS)          # crawl, schedule, status, reextract
 
 # searching: the terminal, the exports, the web UI
 from search_ui import cli as search_cli  # noqa: E402

@@ -47,7 +47,7 @@ def demo(no_ui: bool) -> None:
                    ready_url=f"http://127.0.0.2:{port}/robots.txt")
 
     click.echo("3/4 Crawl: every demo source, extract, enrich, index…")
-    from crawler.jobs_commands import crawl
+    from crawler.cli import crawl
     from demo_sites import write_sources_file
     # the demo sources for the port the sites are served on (seeds/demo/sources.yaml says 8080)
     settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -33,3 +33,12 @@ def test_relative_urls_resolve_against_the_page():
 
 def test_meaningful_query_parameters_are_kept():
     assert canonicalize("https://example.com/article.php?id=42&page=2") == "https://example.com/article.php?id=42&page=2"
+
+
+def test_a_parameter_that_numbers_the_article_is_kept_though_it_looks_like_a_tracker():
+    # a real article address (from the news-pages test corpus): pk_no is the article's number,
+    # unlike Matomo's pk_campaign/pk_kwd; stripping it would make all the site's articles one document
+    assert canonicalize("http://m.daejonilbo.com/mnews.asp?pk_no=1412361") == \
+        "https://m.daejonilbo.com/mnews.asp?pk_no=1412361"
+    assert canonicalize("https://example.com/a/story?pk_campaign=rss&pk_kwd=x&mtm_source=feed&id=7") == \
+        "https://example.com/a/story?id=7"

@@ -1,4 +1,4 @@
-"""End to end: `python -m crawler.run` over the real demo sites (HTTP on loopback) into the real index.
+"""End to end: `python -m crawler.crawl_process` over the real demo sites (HTTP on loopback) into the real index.
 
 One crawl of every demo source is shared by the first tests; later tests crawl again and
 read the demo server's request log to see what was (not) fetched.
@@ -42,7 +42,7 @@ def _serve() -> DemoSites:
 
 
 class Crawl:
-    """Runs crawls the way the scheduler does: a `python -m crawler.run` process."""
+    """Runs crawls the way the scheduler does: a `python -m crawler.crawl_process` process."""
 
     def __init__(self, settings, tmp: Path, demo: DemoSites):
         self.settings = settings
@@ -65,7 +65,7 @@ class Crawl:
     def __call__(self, names: list[str]) -> tuple[dict, str]:
         self.runs += 1
         stats_file = self.tmp / f"stats-{self.runs}.json"
-        proc = subprocess.run([sys.executable, "-m", "crawler.run", "--sources", ",".join(names),
+        proc = subprocess.run([sys.executable, "-m", "crawler.crawl_process", "--sources", ",".join(names),
                                "--sources-file", str(self.sources_file), "--stats-file", str(stats_file),
                                "--run-id", f"test{self.runs}"],
                               cwd=REPO, env=self.env(), capture_output=True, text=True, timeout=300)

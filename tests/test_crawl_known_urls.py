@@ -58,7 +58,7 @@ def test_dropped_pages_wait_for_a_newer_date_and_the_store_survives_reopening(tm
 
 
 def test_a_source_whose_documents_left_the_index_is_fetched_again(tmp_path, settings, es):
-    from crawler.run import _forget_lost_sources
+    from crawler.extensions import forget_lost_source
     from indexer import store as index_store
 
     s = settings.replace(index_prefix=f"{settings.index_prefix}lost-", data_dir=tmp_path)
@@ -67,6 +67,6 @@ def test_a_source_whose_documents_left_the_index_is_fetched_again(tmp_path, sett
     k = KnownUrls.from_settings(s)
     indexed(k, "a.example/1", NOW - timedelta(days=30), NOW - timedelta(days=1))
     assert k.decide("a.example/1", now=NOW).fetch is False
-    _forget_lost_sources(s, k, ["s"])            # the index holds no document of source "s"
+    forget_lost_source(s, k, "s")            # the index holds no document of source "s"
     assert k.decide("a.example/1", now=NOW).why == "new"
     index_store.drop_all(es, s)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from crawler.sources import SourcesError, load_sources, parse_duration, select_sources
+from crawler.sources import SourcesError, load_sources, parse_duration, select_sources, time_limit
+from dealwatch.settings import load_settings
 from demo_sites import shipped_sources_file
 
 GOOD = """
@@ -40,6 +41,15 @@ def test_a_valid_file_gives_sources_with_defaults_applied(tmp_path):
     assert b.schedule.cron == "*/30 * * * *" and b.time_limit == 1800
     assert b.allowed_domains == ("kurier.example.pl",)       # defaults to the hosts of its own URLs
     assert a.allows("http://127.0.0.2:8080/x") and not a.allows("http://127.0.0.3:8080/x")
+
+
+def test_a_source_without_a_time_limit_takes_the_crawl_time_limit_setting(tmp_path):
+    settings = load_settings().replace(crawl_time_limit=42.0)
+    [bare] = load_sources(write(tmp_path, "sources:\n  - name: bare\n    feeds: [http://x.example/]\n"))
+    assert bare.time_limit is None
+    assert time_limit(bare, settings) == 42.0
+    own, from_defaults = load_sources(write(tmp_path, GOOD))
+    assert time_limit(own, settings) == 600 and time_limit(from_defaults, settings) == 1800   # the file wins
 
 
 @pytest.mark.parametrize("bad, words", [

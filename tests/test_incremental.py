@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from crawler.canonical import canonicalize
-from crawler.jobs import run_source
+from crawler.supervisor import supervise_crawl
 from crawler.sources import load_sources
 from demo_sites import EDITION2_NEW_ARTICLES, EDITION2_SITE
 from indexer import store
@@ -42,12 +42,12 @@ def crawled(settings, tmp_path_factory):
     try:
         sources_file = write_sources(demo, tmp / "sources.yaml", [SITE], time_limit="5m")
         [source] = load_sources(sources_file)
-        first = run_source(source, s, sources_file=sources_file)
+        first = supervise_crawl(source, s, sources_file=sources_file)
         requests1 = demo.requests
         count1 = store.count(es, s)
         demo.clear_requests()
         demo.set_edition(2)
-        second = run_source(source, s, sources_file=sources_file)
+        second = supervise_crawl(source, s, sources_file=sources_file)
         requests2 = demo.requests
         count2 = store.count(es, s)
         site = demo.site(SITE)

@@ -22,7 +22,7 @@ from collections import Counter
 
 import pytest
 
-from crawler.jobs import run_source, settings_environment
+from crawler.supervisor import settings_environment, supervise_crawl
 from crawler.sources import load_sources
 from indexer import store
 from indexer.client import make_client
@@ -49,7 +49,7 @@ def test_a_crawl_killed_mid_run_resumes_to_the_same_archive_without_refetching(s
     crashy = isolated_settings(settings, tmp_path, "crash", extract_workers=1, concurrent_requests_per_domain=1)
     try:
         # the reference: one uninterrupted crawl
-        assert run_source(source, clean, sources_file=sources_file).status == "ok"
+        assert supervise_crawl(source, clean, sources_file=sources_file).status == "ok"
         reference = indexed_hashes(make_client(clean), clean, SITE)
         assert len(reference) == len(demo.site(SITE).visible_articles(1))
 
@@ -57,7 +57,7 @@ def test_a_crawl_killed_mid_run_resumes_to_the_same_archive_without_refetching(s
         demo.clear_requests()
         stats = tmp_path / "killed.json"
         log = open(tmp_path / "killed.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "crawler.run", "--sources", SITE, "--sources-file",
+        proc = subprocess.Popen([sys.executable, "-m", "crawler.crawl_process", "--sources", SITE, "--sources-file",
                                  str(sources_file), "--stats-file", str(stats), "--run-id", "killed"],
                                 env=settings_environment(crashy), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -76,7 +76,7 @@ def test_a_crawl_killed_mid_run_resumes_to_the_same_archive_without_refetching(s
 
         # the next run of the same job
         demo.clear_requests()
-        resumed = run_source(source, crashy, sources_file=sources_file)
+        resumed = supervise_crawl(source, crashy, sources_file=sources_file)
         resumed_articles = article_paths(demo.requests, host)
         final = indexed_hashes(make_client(crashy), crashy, SITE)
         both = Counter(killed_articles + resumed_articles)

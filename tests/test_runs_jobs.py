@@ -1,6 +1,6 @@
-"""The crawl job runner's process handling: time limit, status classification, lock, recording.
+"""The crawl supervisor's process handling: time limit, status classification, lock, recording.
 
-These tests replace ``python -m crawler.run`` by a tiny stand-in script that follows the crawl
+These tests replace ``python -m crawler.crawl_process`` by a tiny stand-in script that follows the crawl
 process's contract (stats JSON written atomically, exit code), because they are about the
 runner, not the crawler: a crawl that hangs, ignores SIGTERM or crashes must be handled the
 same whatever the crawler does. The real crawler is exercised by test_schedule*, test_incremental*
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from crawler import jobs
+from crawler import supervisor
 from indexer import run_history as runs
 
 FAKE_CRAWL = textwrap.dedent('''
@@ -80,13 +80,13 @@ def job_settings(settings, tmp_path):
     return settings.replace(data_dir=tmp_path / "data", crawl_stop_grace=1.0)
 
 
-def _source(name: str, limit: float = 30) -> SimpleNamespace:
+def _source(name: str, limit: float | None = 30) -> SimpleNamespace:
     return SimpleNamespace(name=name, time_limit=limit)
 
 
 def test_a_completed_crawl_is_ok_recorded_and_reports_live_progress(es, job_settings, fake_crawl):
     seen = []
-    record = jobs.run_source(_source("fake-ok"), job_settings, on_progress=seen.append,
+    record = supervisor.supervise_crawl(_source("fake-ok"), job_settings, on_progress=seen.append,
                              crawl_command=fake_crawl("ok"))
     assert record.status == "ok"
     assert record.pages_fetched == 6 and record.articles["new"] == 6
@@ -98,7 +98,7 @@ def test_a_completed_crawl_is_ok_recorded_and_reports_live_progress(es, job_sett
 
 
 def test_page_errors_make_a_partial_run_with_reasons(job_settings, fake_crawl):
-    record = jobs.run_source(_source("fake-partial"), job_settings, crawl_command=fake_crawl("partial"), record=False)
+    record = supervisor.supervise_crawl(_source("fake-partial"), job_settings, crawl_command=fake_crawl("partial"), record=False)
     assert record.status == "partial"
     assert record.errors == {"http_404": 2}
     assert record.dropped_reasons == {"no_text": 1}
@@ -106,20 +106,20 @@ def test_page_errors_make_a_partial_run_with_reasons(job_settings, fake_crawl):
 
 
 def test_nothing_fetched_is_a_failed_run(job_settings, fake_crawl):
-    record = jobs.run_source(_source("fake-dead"), job_settings, crawl_command=fake_crawl("nothing"), record=False)
+    record = supervisor.supervise_crawl(_source("fake-dead"), job_settings, crawl_command=fake_crawl("nothing"), record=False)
     assert record.status == "failed"
     assert "nothing fetched" in record.last_error and "no such host" in record.last_error
 
 
 def test_a_crashing_crawl_process_is_failed_with_its_error(job_settings, fake_crawl):
-    record = jobs.run_source(_source("fake-crash"), job_settings, crawl_command=fake_crawl("crash"), record=False)
+    record = supervisor.supervise_crawl(_source("fake-crash"), job_settings, crawl_command=fake_crawl("crash"), record=False)
     assert record.status == "failed" and record.exit_code == 3
     assert "could not start" in record.last_error
 
 
 def test_a_hanging_crawl_is_stopped_at_its_time_limit(job_settings, fake_crawl):
     t0 = time.monotonic()
-    record = jobs.run_source(_source("fake-hang", limit=1.5), job_settings, crawl_command=fake_crawl("hang"),
+    record = supervisor.supervise_crawl(_source("fake-hang", limit=1.5), job_settings, crawl_command=fake_crawl("hang"),
                              record=False)
     assert record.status == "timed_out"
     assert record.finish_reason == "shutdown"          # it got SIGTERM and stopped itself
@@ -127,9 +127,19 @@ def test_a_hanging_crawl_is_stopped_at_its_time_limit(job_settings, fake_crawl):
     assert time.monotonic() - t0 < 1.5 + 2 * job_settings.crawl_stop_grace + 3
 
 
+def test_a_source_without_its_own_time_limit_is_stopped_at_the_crawl_time_limit_setting(job_settings, fake_crawl):
+    s = job_settings.replace(crawl_time_limit=1.5)
+    t0 = time.monotonic()
+    record = supervisor.supervise_crawl(_source("fake-default-limit", limit=None), s, crawl_command=fake_crawl("hang"),
+                                        record=False)
+    assert record.status == "timed_out"
+    assert "time limit of 2s" in record.last_error               # 1.5 s, as the setting says
+    assert time.monotonic() - t0 < 1.5 + 2 * s.crawl_stop_grace + 3
+
+
 def test_a_crawl_ignoring_sigterm_is_killed(job_settings, fake_crawl):
     t0 = time.monotonic()
-    record = jobs.run_source(_source("fake-stubborn", limit=1.0), job_settings,
+    record = supervisor.supervise_crawl(_source("fake-stubborn", limit=1.0), job_settings,
                              crawl_command=fake_crawl("stubborn"), record=False)
     assert record.status == "timed_out"
     assert record.exit_code == -9
@@ -140,12 +150,12 @@ def test_a_second_crawl_of_the_same_source_is_skipped_while_one_runs(job_setting
     command = fake_crawl("ok")
     first: list = []
     thread = threading.Thread(target=lambda: first.append(
-        jobs.run_source(_source("fake-lock"), job_settings, crawl_command=command, record=False)))
+        supervisor.supervise_crawl(_source("fake-lock"), job_settings, crawl_command=command, record=False)))
     thread.start()
     time.sleep(0.5)
-    second = jobs.run_source(_source("fake-lock"), job_settings, crawl_command=command, record=False)
+    second = supervisor.supervise_crawl(_source("fake-lock"), job_settings, crawl_command=command, record=False)
     thread.join()
     assert second.status == "skipped"
     assert first[0].status == "ok"
     # once the first has ended, the source can run again
-    assert jobs.run_source(_source("fake-lock"), job_settings, crawl_command=command, record=False).status == "ok"
+    assert supervisor.supervise_crawl(_source("fake-lock"), job_settings, crawl_command=command, record=False).status == "ok"

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from crawler import schedule
+from crawler import scheduler as crawl_scheduler
+from crawler.sources import load_sources
 from dealwatch.settings import get_settings, set_settings
 from indexer import run_history as runs, store
 from indexer.client import make_client
@@ -63,18 +64,18 @@ def _same_time(a: datetime, b: datetime) -> bool:
 def _wait_idle(scheduler, timeout: float = 60.0) -> None:
     """Wait until no scheduled crawl is running in this process."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and schedule._jobs_running.count:
+    while time.monotonic() < deadline and crawl_scheduler._jobs_running.count:
         time.sleep(0.2)
 
 
 def test_jobs_fire_on_schedule_never_overlap_and_write_run_history(es, sched_settings, demo, tmp_path):
     sources = write_sources(demo, tmp_path / "sources.yaml", [SOURCE], schedule={"interval": "2s"},
                             time_limit="60s")
-    scheduler = schedule.start(sched_settings, sources)
+    scheduler = crawl_scheduler.start(sched_settings, sources)
     try:
         history = _wait_for_runs(es, sched_settings, 2, timeout=150)
     finally:
-        schedule.stop(scheduler)
+        crawl_scheduler.stop(scheduler)
     history = runs.last_runs(es, sched_settings, source=SOURCE, n=50)[::-1]
     assert len(history) >= 2
     for earlier, later in zip(history, history[1:]):
@@ -90,41 +91,41 @@ def test_jobs_fire_on_schedule_never_overlap_and_write_run_history(es, sched_set
 def test_a_restarted_scheduler_keeps_its_schedule_without_double_runs(es, sched_settings, demo, tmp_path):
     sources = write_sources(demo, tmp_path / "sources.yaml", [SOURCE], schedule={"interval": "90s"},
                             time_limit="60s")
-    first = schedule.start(sched_settings, sources)   # a new source: its first run starts at once
+    first = crawl_scheduler.start(sched_settings, sources)   # a new source: its first run starts at once
     try:
         [run1] = _wait_for_runs(es, sched_settings, 1, timeout=80)
         _wait_idle(first)
         planned = first.get_job(SOURCE).next_run_time
     finally:
-        schedule.stop(first)
+        crawl_scheduler.stop(first)
     assert planned > run1.ended_at
     assert _same_time(run1.next_run_at, planned)             # recorded in the run history
 
-    second = schedule.start(sched_settings, sources)  # same SQLite job store
+    second = crawl_scheduler.start(sched_settings, sources)  # same SQLite job store
     try:
         assert _same_time(second.get_job(SOURCE).next_run_time, planned)  # neither rescheduled nor run again
-        assert _same_time(schedule.next_run_times(sched_settings)[SOURCE], planned)
+        assert _same_time(crawl_scheduler.next_run_times(sched_settings)[SOURCE], planned)
         time.sleep(3)
         assert len(runs.last_runs(es, sched_settings, source=SOURCE)) == 1, "ran again right after the restart"
     finally:
-        schedule.stop(second)
-    assert _same_time(schedule.next_run_times(sched_settings)[SOURCE], planned)
+        crawl_scheduler.stop(second)
+    assert _same_time(crawl_scheduler.next_run_times(sched_settings)[SOURCE], planned)
 
 
 def test_the_job_store_follows_the_sources_file(sched_settings, demo, tmp_path):
     two = write_sources(demo, tmp_path / "two.yaml", [SOURCE, "harbour-tribune"], schedule={"interval": "1h"})
-    scheduler = schedule.make_scheduler(sched_settings)
+    scheduler = crawl_scheduler.make_scheduler(sched_settings)
     scheduler.start(paused=True)
     try:
-        sources, _ = schedule.load_schedule_sources(sched_settings, two)
-        assert schedule.sync_jobs(scheduler, sources, sched_settings, two)["added"] == [SOURCE, "harbour-tribune"]
+        sources = load_sources(two)
+        assert crawl_scheduler.sync_jobs(scheduler, sources, sched_settings, two)["added"] == [SOURCE, "harbour-tribune"]
         kept = scheduler.get_job(SOURCE).next_run_time
-        again = schedule.sync_jobs(scheduler, sources, sched_settings, two)
+        again = crawl_scheduler.sync_jobs(scheduler, sources, sched_settings, two)
         assert again["kept"] == [SOURCE, "harbour-tribune"] and scheduler.get_job(SOURCE).next_run_time == kept
 
         one = write_sources(demo, tmp_path / "two.yaml", [SOURCE], schedule={"cron": "*/5 * * * *"})
-        sources, _ = schedule.load_schedule_sources(sched_settings, one)
-        changes = schedule.sync_jobs(scheduler, sources, sched_settings, one)
+        sources = load_sources(one)
+        changes = crawl_scheduler.sync_jobs(scheduler, sources, sched_settings, one)
         assert changes["replaced"] == [SOURCE] and changes["removed"] == ["harbour-tribune"]
         assert [j.id for j in scheduler.get_jobs()] == [SOURCE]
         assert scheduler.get_job(SOURCE).next_run_time.minute % 5 == 0
@@ -137,30 +138,30 @@ def test_runs_missed_while_the_scheduler_was_down_run_once(es, sched_settings, d
 
     sources = write_sources(demo, tmp_path / "sources.yaml", [SOURCE], schedule={"interval": "2s"},
                             time_limit="60s")
-    first = schedule.start(sched_settings, sources)
+    first = crawl_scheduler.start(sched_settings, sources)
     try:
         _wait_for_runs(es, sched_settings, 1, timeout=120)
         _wait_idle(first)
     finally:
-        schedule.stop(first)
-    stored = schedule.next_run_times(sched_settings)[SOURCE]
+        crawl_scheduler.stop(first)
+    stored = crawl_scheduler.next_run_times(sched_settings)[SOURCE]
     runs_before = len(runs.last_runs(es, sched_settings, source=SOURCE))
     # at least two fire times pass while it is down
     time.sleep(max(0.0, (stored - datetime.now(timezone.utc)).total_seconds()) + 2 * 2 + 0.5)
 
     submitted = []
-    second = schedule.make_scheduler(sched_settings)
+    second = crawl_scheduler.make_scheduler(sched_settings)
     second.add_listener(lambda event: submitted.append(event.scheduled_run_times), EVENT_JOB_SUBMITTED)
     second.start(paused=True)
-    sources_list, _ = schedule.load_schedule_sources(sched_settings, sources)
-    assert schedule.sync_jobs(second, sources_list, sched_settings, sources)["kept"] == [SOURCE]
+    sources_list = load_sources(sources)
+    assert crawl_scheduler.sync_jobs(second, sources_list, sched_settings, sources)["kept"] == [SOURCE]
     second.resume()
     try:
         deadline = time.monotonic() + 10
         while not submitted and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        schedule.stop(second)                        # the catch-up crawl is stopped, resumably
+        crawl_scheduler.stop(second)                        # the catch-up crawl is stopped, resumably
     # with coalesce=True APScheduler submits one run, for the latest of the due fire times
     assert len(submitted) == 1 and len(submitted[0]) == 1
     assert submitted[0][0] >= stored + timedelta(seconds=2 * 2 - 0.01)   # >= 3 fire times were due

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.jobs import SourceLock, settings_environment
+from crawler.supervisor import SourceLock, settings_environment
 from indexer import run_history as runs, store
 from indexer.client import make_client
 from jobs_helpers import article_paths, isolated_settings, slow_demo_sites, write_sources
@@ -78,6 +78,40 @@ def test_sigterm_stops_the_daemon_and_its_running_crawl_cleanly(settings, slow_d
         line = next(x for x in after.stdout.splitlines() if x.startswith(SITE))
         assert "partial" in line and "not scheduled" not in line
         assert "stopped on shutdown" in after.stdout
+    finally:
+        if "daemon" in locals() and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        store.drop_all(es, s)
+
+
+def test_a_sources_file_broken_before_sighup_is_reported_and_the_daemon_keeps_its_jobs(settings, tmp_path):
+    s = isolated_settings(settings, tmp_path, "reload", scheduler_jitter=0.0, extract_workers=1)
+    es = make_client(s)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - name: dead-end\n    homepage: http://127.0.0.9:9/\n"
+                       "    schedule: {interval: 1h}\n", encoding="utf-8")
+    log_path = tmp_path / "daemon.log"
+    try:
+        with open(log_path, "w") as log:
+            daemon = subprocess.Popen([*_dealwatch(), "schedule", "--sources-file", str(sources)],
+                                      env=settings_environment(s), stdout=log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + 120
+            while not runs.last_runs(es, s, source="dead-end"):      # its first run has been recorded
+                assert daemon.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the first scheduled run was not recorded"
+                time.sleep(0.5)
+            sources.write_text("sources: [\n", encoding="utf-8")    # broken YAML
+            daemon.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while "sources not reloaded" not in log_path.read_text():
+                assert daemon.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the failed reload was not reported"
+                time.sleep(0.2)
+            assert daemon.poll() is None, "the daemon died on a broken sources file"
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=60) == 0, log_path.read_text()
+        assert "not valid YAML" in log_path.read_text()
     finally:
         if "daemon" in locals() and daemon.poll() is None:
             daemon.kill()

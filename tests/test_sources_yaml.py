@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from crawler.schedule import trigger_for
+from crawler.scheduler import trigger_for
 from crawler.sources import load_sources
 from dealwatch.settings import SEEDS_DIR
 

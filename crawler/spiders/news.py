@@ -12,7 +12,10 @@ Every article URL is canonicalised and asked to the known-URL store whether it i
 (:meth:`crawler.known_urls.KnownUrls.decide`); only due ones are requested. Pages kept
 in a WARC by an interrupted run are re-read from there first (no fetch). Errors are
 classified (DNS, connection, timeout, HTTP status, robots, redirect loop, feed, too large,
-not HTML) into the source's :class:`~crawler.stats.SourceReport`.
+not HTML) and counted in ``crawler.stats`` by the :class:`~crawler.extensions.RunReport`.
+
+The spider's one argument is its source; the per-crawl state (known-URL store, WARC writer)
+belongs to the :class:`~crawler.extensions.CrawlState` extension of its crawler.
 """
 
 from __future__ import annotations
@@ -21,20 +24,24 @@ import gzip
 import io
 import logging
 import re
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
+from functools import cached_property
 from typing import Any, AsyncIterator
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy import signals
+from scrapy import exceptions as sx
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.response import get_base_url
 
+from crawler import run_report
 from crawler.canonical import url_key
+from crawler.extensions import CrawlState, RunReport
 from crawler.items import PageItem
 from crawler.sources import Source
+from dealwatch.dates import parse_datetime, utcnow
 from indexer.raw_pages import read_record
 
 log = logging.getLogger(__name__)
@@ -45,32 +52,20 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 
 
-def _parse_when(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    value = value.strip()
+def absolute_url(base: str, href: str) -> str | None:
+    """``href`` resolved against ``base``, or None when it is no URL at all (real pages link to
+    things like ``http://[ccpa-preferences]``, on which Python's URL parser raises)."""
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        url = urljoin(base, href.strip())
+        urlsplit(url).hostname
     except ValueError:
-        try:
-            dt = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
-
-
-def _struct_time(value) -> datetime | None:
-    if not value:
         return None
-    return datetime(*value[:6], tzinfo=timezone.utc)
+    return url
 
 
 def classify_failure(failure) -> tuple[str, str]:
     """A download failure -> (error kind or ``drop:<reason>``, message)."""
     from twisted.internet import defer, error as txerror
-    from scrapy import exceptions as sx
 
     exc = failure.value
     msg = str(exc) or type(exc).__name__
@@ -82,17 +77,16 @@ def classify_failure(failure) -> tuple[str, str]:
         if "redirect" in msg.lower():
             return "redirect_loop", msg
         return "ignored", msg
-    if isinstance(exc, (txerror.DNSLookupError, getattr(sx, "CannotResolveHostError", ()))):
+    if isinstance(exc, (txerror.DNSLookupError, sx.CannotResolveHostError)):
         return "dns", msg
-    if isinstance(exc, (txerror.ConnectionRefusedError, getattr(sx, "DownloadConnectionRefusedError", ()))):
+    if isinstance(exc, (txerror.ConnectionRefusedError, sx.DownloadConnectionRefusedError)):
         return "connection", msg
-    if isinstance(exc, (txerror.TimeoutError, txerror.TCPTimedOutError, defer.TimeoutError,
-                        getattr(sx, "DownloadTimeoutError", ()))):
+    if isinstance(exc, (txerror.TimeoutError, txerror.TCPTimedOutError, defer.TimeoutError, sx.DownloadTimeoutError)):
         return "timeout", msg
-    if isinstance(exc, (defer.CancelledError, getattr(sx, "DownloadCancelledError", ()))):
+    if isinstance(exc, (defer.CancelledError, sx.DownloadCancelledError)):
         return "drop:too_large", msg or "response larger than the maximum page size"
-    if isinstance(exc, (txerror.ConnectError, txerror.ConnectionLost, txerror.ConnectionDone,
-                        getattr(sx, "DownloadFailedError", ()), getattr(sx, "ResponseDataLossError", ()))):
+    if isinstance(exc, (txerror.ConnectError, txerror.ConnectionLost, txerror.ConnectionDone, sx.DownloadFailedError,
+                        sx.ResponseDataLossError)):
         return "connection", msg
     return "other", f"{type(exc).__name__}: {msg}"
 
@@ -100,13 +94,9 @@ def classify_failure(failure) -> tuple[str, str]:
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, source: Source, report, known, archive, dw_settings, **kwargs: Any):
+    def __init__(self, source: Source, **kwargs: Any):
         super().__init__(name=f"news-{source.name}", **kwargs)
         self.source = source
-        self.report = report
-        self.known = known
-        self.archive = archive
-        self.dw = dw_settings
         self.allowed_domains = list(source.allowed_domains)
         self.patterns = source.compiled_patterns()
         self.seen: dict[str, datetime | None] = {}     # article key -> best date met in this run
@@ -114,24 +104,23 @@ class NewsSpider(scrapy.Spider):
         self.section_pages = 0
         self.navigation = {url_key(u) for u in (source.homepage, *source.sections) if u}
 
-    @classmethod
-    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        crawler.signals.connect(spider._on_response, signal=signals.response_received)
-        crawler.signals.connect(spider._on_request, signal=signals.request_reached_downloader)
-        crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
-        return spider
+    # --- the crawl's state and report (extensions of this spider's crawler) ----------
+    @cached_property
+    def known(self):
+        """The known-URL store."""
+        return self.crawler.get_extension(CrawlState).known
 
-    # --- signals --------------------------------------------------------------------
-    def _on_response(self, response, request, spider=None) -> None:
-        self.report.pages_fetched += 1
+    @cached_property
+    def report(self) -> RunReport:
+        return self.crawler.get_extension(RunReport)
 
-    def _on_request(self, request, spider=None) -> None:
-        self.report.requests += 1
+    @cached_property
+    def dw(self):
+        """The DealWatch settings of this crawl."""
+        return self.settings["DEALWATCH_SETTINGS"]
 
-    def _on_closed(self, spider=None, reason: str = "finished") -> None:
-        self.report.finish_reason = reason
-        self.archive.close()
+    def count(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(key, n)
 
     # --- start ----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
@@ -143,9 +132,9 @@ class NewsSpider(scrapy.Spider):
                 self.known.forget(page.key)
                 continue
             self.seen[page.key] = page.lastmod
-            self.report.recovered += 1
+            self.count(run_report.RECOVERED)
             yield PageItem(source=self.source.name, language=self.source.language, url=page.url, keys=[page.key],
-                           fetched_at=raw.fetched_at or datetime.now(timezone.utc), body=raw.body,
+                           fetched_at=raw.fetched_at or utcnow(), body=raw.body,
                            lastmod=page.lastmod, raw_warc=page.warc, raw_offset=page.offset,
                            raw_length=None, recovered=True)
         for url in self.source.feeds:
@@ -178,10 +167,10 @@ class NewsSpider(scrapy.Spider):
         self.seen[key] = date
         decision = self.known.decide(key, date)
         if not decision.fetch:
-            self.report.skipped_known += 1
+            self.count(run_report.SKIPPED_KNOWN)
             return None
         self.fetched.add(key)
-        self.report.fetch_reasons[decision.why] += 1
+        self.count(run_report.FETCH_REASONS + decision.why)
         # dont_filter: URL variants are deduplicated by key above; it also lets a redirect loop
         # run into REDIRECT_MAX_TIMES (reported as redirect_loop) instead of vanishing in the dupefilter
         return scrapy.Request(url, callback=self.parse_article, errback=self.on_error, dont_filter=True,
@@ -200,8 +189,9 @@ class NewsSpider(scrapy.Spider):
             link = entry.get("link")
             if not link:
                 continue
-            date = _struct_time(entry.get("updated_parsed")) or _struct_time(entry.get("published_parsed"))
-            req = self.article_request(urljoin(response.url, link), date)
+            date = parse_datetime(entry.get("updated_parsed")) or parse_datetime(entry.get("published_parsed"))
+            url = absolute_url(response.url, link)
+            req = self.article_request(url, date) if url else None
             if req is not None:
                 yield req
 
@@ -236,7 +226,9 @@ class NewsSpider(scrapy.Spider):
             loc = fields.get("loc")
             if not loc:
                 continue
-            loc = urljoin(response.url, loc)
+            loc = absolute_url(response.url, loc)
+            if loc is None:
+                continue
             if kind == "sitemapindex":
                 if self.source.allows(loc):
                     yield scrapy.Request(loc, callback=self.parse_sitemap, errback=self.on_error,
@@ -244,7 +236,7 @@ class NewsSpider(scrapy.Spider):
                 continue
             if self.patterns and not self._looks_like_article(loc):
                 continue  # sitemaps list every page; with patterns, only articles are taken
-            dates = [d for d in (_parse_when(fields.get("lastmod")), _parse_when(fields.get("publication_date")))
+            dates = [d for d in (parse_datetime(fields.get("lastmod")), parse_datetime(fields.get("publication_date")))
                      if d is not None]
             req = self.article_request(loc, max(dates) if dates else None)
             if req is not None:
@@ -259,10 +251,11 @@ class NewsSpider(scrapy.Spider):
     def parse_section(self, response: Response):
         if not isinstance(response, TextResponse):
             return
+        base = get_base_url(response)    # the page's <base href>, else its URL
         next_pages = set(response.css('a[rel~="next"]::attr(href), link[rel~="next"]::attr(href)').getall())
         for href in response.css("a::attr(href)").getall():
-            url = response.urljoin(href.strip())
-            if not self.source.allows(url):
+            url = absolute_url(base, href)
+            if url is None or not self.source.allows(url):
                 continue
             if self._looks_like_article(url):
                 req = self.article_request(url)
@@ -273,8 +266,8 @@ class NewsSpider(scrapy.Spider):
         for href in next_pages:
             if self.section_pages >= self.dw.max_section_pages:
                 break
-            url = response.urljoin(href.strip())
-            if self.source.allows(url):
+            url = absolute_url(base, href)
+            if url is not None and self.source.allows(url):
                 self.navigation.add(url_key(url))
                 self.section_pages += 1
                 yield scrapy.Request(url, callback=self.parse_section, errback=self.on_error,
@@ -286,7 +279,7 @@ class NewsSpider(scrapy.Spider):
         keys = [key]
         if response.url != response.request.url:
             keys.append(url_key(response.url))
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         lastmod = self.seen.get(key)
         ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").split(";")[0].strip().lower()
         if not isinstance(response, TextResponse) or (ctype and ctype not in _HTML_TYPES):
@@ -307,7 +300,7 @@ class NewsSpider(scrapy.Spider):
             self.report.dropped(reason, request.url, message)
             key = request.meta.get("key")
             if key and request.meta.get("kind") == "article":
-                self.known.mark_dropped(key, self.source.name, request.url, reason, datetime.now(timezone.utc),
+                self.known.mark_dropped(key, self.source.name, request.url, reason, utcnow(),
                                         self.seen.get(key))
             return
         self.report.error(kind, request.url, message)

@@ -1,24 +1,24 @@
-"""One crawl job: run one source's crawl as its own process, watch it, record the run.
+"""The crawl supervisor: one source's crawl as its own process, watched, classified and recorded.
 
 Scrapy's Twisted reactor cannot restart inside one process, so every crawl of a source is
-``python -m crawler.run --sources NAME --stats-file PATH`` in a fresh process. This module
-is what ``dealwatch crawl`` and the scheduler (:mod:`crawler.schedule`) call:
+``python -m crawler.crawl_process --sources NAME --stats-file PATH`` in a fresh process.
+:func:`supervise_crawl` is what ``dealwatch crawl`` and the scheduler (:mod:`crawler.scheduler`) call:
 
 * a lock file ``<state_dir>/locks/<source>.lock`` (``fcntl.flock``) keeps at most one crawl
   of a source running on this machine, across processes — a second attempt is skipped;
 * the process writes its stats JSON about every second; it is polled for live progress;
-* at the source's ``time_limit`` the crawler closes its spider itself; a process still
-  there ``crawl_stop_grace`` seconds later gets SIGTERM (Scrapy stops gracefully), and
-  SIGKILL after another grace period — the next run resumes from the known-URL store and
-  the WARC either way;
+* at the source's time limit (its ``time_limit``, else the ``crawl_time_limit`` setting) the
+  crawler closes its spider itself; a process still there ``crawl_stop_grace`` seconds later
+  gets SIGTERM once (Scrapy stops gracefully), and SIGKILL after another grace period
+  (:func:`dealwatch.processes.stop_child`) — the next run resumes from the known-URL store
+  and the WARC either way;
 * the outcome is classified ok / partial / failed / timed_out and written to the run
-  history (:mod:`indexer.runs`).
+  history (:mod:`indexer.run_history`).
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -26,12 +26,15 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from crawler.run_report import new_run_id, read_stats_file
+from crawler.sources import time_limit
+from dealwatch.dates import utcnow
+from dealwatch.processes import stop_child
 from dealwatch.settings import Settings
 from indexer.run_history import RunRecord
 
@@ -62,27 +65,9 @@ class CrawlProgress:
 ProgressCallback = Callable[[CrawlProgress], None]
 
 
-def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-
-
 def settings_environment(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings (``DEALWATCH_*``)."""
     return {**os.environ, **settings.as_environment()}
-
-
-def time_limit_seconds(source: Any, settings: Settings) -> float:
-    """The source's time limit in seconds (a number or a duration such as "30m")."""
-    limit = getattr(source, "time_limit", None)
-    if limit in (None, "", 0):
-        return float(settings.crawl_time_limit)
-    if isinstance(limit, (int, float)):
-        return float(limit)
-    if hasattr(limit, "total_seconds"):
-        return float(limit.total_seconds())
-    from crawler.sources import parse_duration
-    parsed = parse_duration(str(limit))
-    return float(parsed.total_seconds() if hasattr(parsed, "total_seconds") else parsed)
 
 
 # --- at most one crawl per source -----------------------------------------------------
@@ -122,36 +107,22 @@ _running_lock = threading.Lock()
 
 
 def stop_running_crawls() -> int:
-    """SIGTERM every crawl started by this process; Scrapy stops resumably. Returns how many."""
+    """Ask every crawl started by this process to stop; each one's watcher sends it SIGTERM once
+    (Scrapy stops resumably), SIGKILL ``crawl_stop_grace`` seconds later. Returns how many."""
     with _running_lock:
-        procs = dict(_running)
-        _stop_requested.update(procs)
-    for name, proc in procs.items():
-        if proc.poll() is None:
-            log.info("stopping crawl of %s (pid %d); it resumes on its next run", name, proc.pid)
-            _signal(proc, signal.SIGTERM)
-    return len(procs)
+        _stop_requested.update(_running)
+        return len(_running)
 
 
-def _signal(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        proc.send_signal(sig)
-    except ProcessLookupError:
-        pass
+def _stop(proc: subprocess.Popen, name: str, settings: Settings) -> int:
+    """SIGTERM (once: a second one makes Scrapy stop uncleanly), SIGKILL after the grace period."""
+    exit_code = stop_child(proc, settings.crawl_stop_grace)
+    if exit_code == -signal.SIGKILL:
+        log.warning("crawl %s did not stop within %.0fs: killed", name, settings.crawl_stop_grace)
+    return exit_code
 
 
 # --- the stats file ------------------------------------------------------------------
-
-def read_stats(path: Path) -> dict[str, Any] | None:
-    """The crawl's stats JSON, or None while it is missing or half-written."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        log.debug("stats file %s not readable yet: %s", path, exc)
-        return None
-
 
 def _source_stats(stats: dict[str, Any] | None, name: str) -> dict[str, Any]:
     if not stats:
@@ -244,7 +215,7 @@ def _record(record: RunRecord, settings: Settings) -> None:
                   record.run_id, record.source, settings.runs_index, exc)
 
 
-def run_source(source: Any, settings: Settings, run_id: str | None = None, sources_file: str | Path | None = None,
+def supervise_crawl(source: Any, settings: Settings, run_id: str | None = None, sources_file: str | Path | None = None,
                on_progress: ProgressCallback | None = None, trigger: str = "manual",
                next_run_at: Callable[[], datetime | None] | datetime | None = None,
                record: bool = True, crawl_command: list[str] | None = None) -> RunRecord:
@@ -252,19 +223,19 @@ def run_source(source: Any, settings: Settings, run_id: str | None = None, sourc
 
     Returns the run's record; its status is ``skipped`` (and nothing is recorded) when a
     crawl of the same source already runs on this machine. ``crawl_command`` replaces
-    ``python -m crawler.run`` (tests of the process handling only).
+    ``python -m crawler.crawl_process`` (tests of the process handling only).
     """
     name = source.name
     run_id = run_id or new_run_id()
-    started_at = datetime.now(timezone.utc)
+    started_at = utcnow()
     lock = SourceLock(settings, name)
     if not lock.acquire():
         log.warning("skipped %s: a crawl of this source is already running (lock %s)", name, lock.path)
         return RunRecord(run_id=run_id, source=name, started_at=started_at, ended_at=started_at,
                          status="skipped", trigger=trigger, last_error="already running")
     try:
-        result = _run_locked(source, settings, run_id, started_at, sources_file, on_progress,
-                             crawl_command or [sys.executable, "-m", "crawler.run"])
+        result = _start_and_watch(source, settings, run_id, started_at, sources_file, on_progress,
+                             crawl_command or [sys.executable, "-m", "crawler.crawl_process"])
     finally:
         lock.release()
     result.trigger = trigger
@@ -276,11 +247,11 @@ def run_source(source: Any, settings: Settings, run_id: str | None = None, sourc
     return result
 
 
-def _run_locked(source: Any, settings: Settings, run_id: str, started_at: datetime,
+def _start_and_watch(source: Any, settings: Settings, run_id: str, started_at: datetime,
                 sources_file: str | Path | None, on_progress: ProgressCallback | None,
                 crawl_command: list[str]) -> RunRecord:
     name = source.name
-    limit = time_limit_seconds(source, settings)
+    limit = time_limit(source, settings)
     run_dir = settings.state_dir / "runs"
     log_dir = settings.logs_dir / "crawls"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -294,7 +265,6 @@ def _run_locked(source: Any, settings: Settings, run_id: str, started_at: dateti
 
     t0 = time.monotonic()
     timed_out = False
-    term_sent_at: float | None = None
     with open(log_file, "ab") as log_fh:
         # own session: a Ctrl-C on the terminal reaches us, and we stop the crawl gracefully
         proc = subprocess.Popen(argv, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -312,37 +282,29 @@ def _run_locked(source: Any, settings: Settings, run_id: str, started_at: dateti
                 pass
             elapsed = time.monotonic() - t0
             if on_progress:
-                on_progress(_progress(name, run_id, read_stats(stats_file), elapsed))
+                on_progress(_progress(name, run_id, read_stats_file(stats_file), elapsed))
             # the crawler closes its spider at the limit itself (CLOSESPIDER_TIMEOUT); the
-            # runner steps in only when the process is still there a grace period later
-            if term_sent_at is None and elapsed > limit + settings.crawl_stop_grace:
+            # supervisor steps in only when the process is still there a grace period later
+            if elapsed > limit + settings.crawl_stop_grace:
                 log.warning("crawl %s exceeded its time limit (%.0fs): stopping it", name, limit)
                 timed_out = True
-                term_sent_at = time.monotonic()
-                _signal(proc, signal.SIGTERM)
-            elif term_sent_at is None and name in _stop_requested:   # stop_running_crawls() sent SIGTERM
-                term_sent_at = time.monotonic()
-            elif term_sent_at is not None and time.monotonic() - term_sent_at > settings.crawl_stop_grace:
-                log.warning("crawl %s did not stop within %.0fs: killing it", name, settings.crawl_stop_grace)
-                _signal(proc, signal.SIGKILL)
-                term_sent_at = float("inf")
+            elif name in _stop_requested:
+                log.info("stopping crawl of %s (pid %d); it resumes on its next run", name, proc.pid)
+            else:
+                continue
+            exit_code = _stop(proc, name, settings)
+            break
     except BaseException:
         # KeyboardInterrupt or a shutdown in the caller: stop the crawl resumably, then re-raise
-        if proc.poll() is None:
-            _signal(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=settings.crawl_stop_grace)
-            except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
-                proc.wait()
+        _stop(proc, name, settings)
         raise
     finally:
         with _running_lock:
             _running.pop(name, None)
             stopped = name in _stop_requested
             _stop_requested.discard(name)
-    ended_at = datetime.now(timezone.utc)
-    stats = read_stats(stats_file)
+    ended_at = utcnow()
+    stats = read_stats_file(stats_file)
     if on_progress:
         on_progress(_progress(name, run_id, stats, time.monotonic() - t0))
     return build_record(name, run_id, started_at, ended_at, stats, exit_code, timed_out, stopped and not timed_out,

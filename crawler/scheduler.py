@@ -8,9 +8,10 @@
   runs it again nor postpones it), a changed schedule replaces the job, a source that left
   the YAML loses its job. A run missed while the daemon was down runs once if it is at most
   ``scheduler_misfire_grace`` seconds late (``coalesce=True``).
-* ``max_instances=1`` per job, and the per-source lock in :mod:`crawler.jobs` also keeps
+* ``max_instances=1`` per job, and the per-source lock in :mod:`crawler.supervisor` also keeps
   ``dealwatch crawl`` and a second daemon from overlapping with it.
-* Each job calls :func:`crawler.jobs.run_source`: the crawl runs in its own process.
+* Each job calls :func:`scheduled_crawl`, which hands the source to
+  :func:`crawler.supervisor.supervise_crawl`: the crawl runs in its own process.
 * SIGTERM/SIGINT: no new runs start; running crawls get SIGTERM (Scrapy stops; the known-URL
   store and the WARC let the next run resume) and the daemon waits for them. SIGHUP re-reads the YAML.
 """
@@ -18,12 +19,10 @@
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -31,6 +30,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.sources import Schedule, Source, SourcesError, load_sources
+from dealwatch.dates import utcnow
 from dealwatch.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -44,72 +45,23 @@ class ScheduleError(ValueError):
 
 # --- triggers ---------------------------------------------------------------------------
 
-_CRON_FIELDS = re.compile(r"^\S+(\s+\S+){4}$")
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    if hasattr(value, "total_seconds"):
-        return float(value.total_seconds())
-    from crawler.sources import parse_duration
-    parsed = parse_duration(str(value))
-    return float(parsed.total_seconds() if hasattr(parsed, "total_seconds") else parsed)
-
-
-def trigger_for(schedule: Any, jitter: float | None = None):
-    """A trigger from a source's schedule.
-
-    Accepted: a duration ("30m", "every 2h", "interval 45s", a number of seconds, a
-    timedelta) for an interval; a crontab line ("*/30 * * * *", optionally "cron: ...") for
-    cron (UTC); or a mapping ``{"interval": ...}`` / ``{"cron": ...}``.
-    """
+def trigger_for(schedule: Schedule, jitter: float | None = None):
+    """The trigger of a source's schedule (the loader's :class:`~crawler.sources.Schedule`: every
+    ``interval`` seconds, or a 5-field ``cron`` line in UTC), with up to ``jitter`` seconds of
+    random delay added to each run."""
     jitter_s = int(jitter) if jitter else None
-    if isinstance(schedule, dict):
-        if "cron" in schedule:
-            return trigger_for("cron: " + str(schedule["cron"]), schedule.get("jitter", jitter))
-        if "interval" in schedule:
-            return trigger_for(schedule["interval"], schedule.get("jitter", jitter))
-        raise ScheduleError(f"schedule {schedule!r}: expected an 'interval' or a 'cron' key")
-    if hasattr(schedule, "as_dict"):   # crawler.sources.Schedule (interval seconds or cron)
-        return trigger_for(schedule.as_dict(), jitter)
-    if isinstance(schedule, str):
-        text = schedule.strip()
-        low = text.lower()
-        if low.startswith("cron:") or low.startswith("cron "):
-            text = text[5:].strip()
-            return _cron(text, jitter_s, schedule)
-        if _CRON_FIELDS.match(text):
-            return _cron(text, jitter_s, schedule)
-        for prefix in ("every ", "interval:", "interval "):
-            if low.startswith(prefix):
-                text = text[len(prefix):].strip()
-                break
-        schedule = text
+    if schedule.cron is None:
+        return IntervalTrigger(seconds=schedule.interval, jitter=jitter_s, timezone=timezone.utc)
     try:
-        seconds = _seconds(schedule)
-    except (ValueError, TypeError) as exc:
-        raise ScheduleError(f"schedule {schedule!r} is neither a duration nor a crontab line: {exc}") from exc
-    if seconds <= 0:
-        raise ScheduleError(f"schedule {schedule!r}: the interval must be positive")
-    return IntervalTrigger(seconds=seconds, jitter=jitter_s, timezone=timezone.utc)
-
-
-def _cron(text: str, jitter_s: int | None, original: Any):
-    try:
-        return CronTrigger.from_crontab(text, timezone=timezone.utc) if jitter_s is None else \
-            _with_jitter(CronTrigger.from_crontab(text, timezone=timezone.utc), jitter_s)
+        trigger = CronTrigger.from_crontab(schedule.cron, timezone=timezone.utc)
     except ValueError as exc:
-        raise ScheduleError(f"schedule {original!r}: invalid crontab line: {exc}") from exc
-
-
-def _with_jitter(trigger: CronTrigger, jitter_s: int) -> CronTrigger:
+        raise ScheduleError(f"schedule cron {schedule.cron!r}: invalid crontab line: {exc}") from exc
     trigger.jitter = jitter_s
     return trigger
 
 
 def _signature(trigger) -> str:
-    return f"{trigger}|jitter={getattr(trigger, 'jitter', None)}"
+    return f"{trigger}|jitter={trigger.jitter}"
 
 
 # --- the scheduler ----------------------------------------------------------------------
@@ -127,10 +79,10 @@ def make_scheduler(settings: Settings) -> BackgroundScheduler:
     )
 
 
-def run_scheduled_crawl(source_name: str, sources_file: str | None = None) -> str:
+def scheduled_crawl(source_name: str, sources_file: str | None = None) -> str:
     """The job every source's schedule calls (module-level: the job store keeps a reference)."""
-    from crawler.jobs import run_source
-    from crawler.sources import load_sources
+    from crawler.supervisor import supervise_crawl
+
     settings = get_settings()
     path = sources_file or str(settings.sources_file)
     matches = [s for s in load_sources(path) if s.name == source_name]
@@ -147,7 +99,7 @@ def run_scheduled_crawl(source_name: str, sources_file: str | None = None) -> st
     with _jobs_running:
         _jobs_running.count += 1
     try:
-        record = run_source(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
+        record = supervise_crawl(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
     finally:
         with _jobs_running:
             _jobs_running.count -= 1
@@ -162,18 +114,11 @@ class _RunningJobs(threading.Condition):
 _jobs_running = _RunningJobs()
 
 
-def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Settings,
-              sources_file: str | Path | None = None, default_schedule: Any = None,
-              run_new_now: bool = True) -> dict[str, list[str]]:
+def sync_jobs(scheduler: BackgroundScheduler, sources: list[Source], settings: Settings,
+              sources_file: str | Path | None = None) -> dict[str, list[str]]:
     """Make the job store hold exactly one job per source, keeping unchanged jobs' next run times."""
     changes: dict[str, list[str]] = {"added": [], "replaced": [], "kept": [], "removed": []}
-    wanted = {}
-    for source in sources:
-        schedule = getattr(source, "schedule", None) or default_schedule
-        if not schedule:
-            raise ScheduleError(f"source {source.name} has no schedule and there is no defaults.schedule")
-        jitter = getattr(source, "jitter", None)
-        wanted[source.name] = trigger_for(schedule, settings.scheduler_jitter if jitter is None else _seconds(jitter))
+    wanted = {source.name: trigger_for(source.schedule, settings.scheduler_jitter) for source in sources}
     path_arg = str(sources_file) if sources_file else None
     for name, trigger in wanted.items():
         job_args = [name, path_arg]
@@ -184,8 +129,8 @@ def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Sett
             continue
         # a source new to the store runs right away (its first crawl should not wait a whole
         # interval); a changed schedule takes effect from its next fire time
-        first_run = {"next_run_time": datetime.now(timezone.utc)} if existing is None and run_new_now else {}
-        scheduler.add_job(run_scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
+        first_run = {"next_run_time": utcnow()} if existing is None else {}
+        scheduler.add_job(scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
                           replace_existing=True, **first_run)
         changes["replaced" if existing is not None else "added"].append(name)
     for job in scheduler.get_jobs():
@@ -195,31 +140,25 @@ def sync_jobs(scheduler: BackgroundScheduler, sources: list[Any], settings: Sett
     return changes
 
 
-def load_schedule_sources(settings: Settings, sources_file: str | Path | None) -> tuple[list[Any], Any]:
-    """The sources of the YAML and its ``defaults.schedule`` (if the loader does not apply it)."""
-    import yaml
+def _load_and_register(settings: Settings, sources_file: str | Path | None) -> list[Source]:
+    """The sources of the YAML, registered with the archive (every UI's /sources lists them)."""
+    from indexer.archive import Archive
 
-    from crawler.sources import load_sources
-    path = Path(sources_file or settings.sources_file)
-    sources = load_sources(path)
-    with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh) or {}
-    default = (raw.get("defaults") or {}).get("schedule") if isinstance(raw, dict) else None
-    return sources, default
+    sources = load_sources(sources_file or settings.sources_file)
+    archive = Archive(settings)
+    archive.ensure()   # before parallel runs record into it
+    archive.register_sources(s.configured() for s in sources)
+    return sources
 
 
 def start(settings: Settings, sources_file: str | Path | None = None) -> BackgroundScheduler:
     """Start the scheduler (in background threads) with its jobs synced to the sources YAML."""
-    from indexer.archive import Archive
-    sources, default = load_schedule_sources(settings, sources_file)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    archive = Archive(settings)
-    archive.ensure()   # before parallel runs record into it
-    archive.register_sources(s.configured() for s in sources)
+    sources = _load_and_register(settings, sources_file)
     scheduler = make_scheduler(settings)
     scheduler.start(paused=True)
     try:
-        changes = sync_jobs(scheduler, sources, settings, sources_file, default)
+        changes = sync_jobs(scheduler, sources, settings, sources_file)
     except BaseException:
         scheduler.shutdown(wait=False)
         raise
@@ -232,7 +171,7 @@ def start(settings: Settings, sources_file: str | Path | None = None) -> Backgro
 
 def stop(scheduler: BackgroundScheduler) -> None:
     """Stop cleanly: no new runs, running crawls stopped resumably, wait for them."""
-    from crawler.jobs import stop_running_crawls
+    from crawler.supervisor import stop_running_crawls
     scheduler.pause()
     stopped = stop_running_crawls()
     if stopped:
@@ -244,9 +183,10 @@ def stop(scheduler: BackgroundScheduler) -> None:
     scheduler.shutdown(wait=True)
 
 
-def run_daemon(settings: Settings, sources_file: str | Path | None = None,
-               stop_event: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop_event``); SIGHUP re-reads the sources YAML."""
+def serve(settings: Settings, sources_file: str | Path | None = None,
+          stop_event: threading.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop_event``); SIGHUP re-reads the sources YAML (a file
+    that does not load is reported and the jobs stay as they were)."""
     stop_event = stop_event or threading.Event()
     reload_event = threading.Event()
     scheduler = start(settings, sources_file)
@@ -269,8 +209,11 @@ def run_daemon(settings: Settings, sources_file: str | Path | None = None,
             if reload_event.is_set():
                 reload_event.clear()
                 stop_event.clear()
-                sources, default = load_schedule_sources(settings, sources_file)
-                log.info("reloaded sources: %s", sync_jobs(scheduler, sources, settings, sources_file, default))
+                try:
+                    sources = _load_and_register(settings, sources_file)
+                    log.info("reloaded sources: %s", sync_jobs(scheduler, sources, settings, sources_file))
+                except (SourcesError, ScheduleError) as exc:
+                    log.error("sources not reloaded, the jobs stay as they were: %s", exc)
                 continue
             break
     finally:
