@@ -8,7 +8,7 @@ Each crawler (one per source) builds them ``from_crawler``, as wired in
   is due) and the WARC writer of this source and run.
 - :class:`RunReport` records errors and drops in ``crawler.stats`` (``dealwatch/errors/<kind>``,
   ``dealwatch/dropped/<reason>``) with a few sample URLs, and writes the source's entry of the
-  stats file (:mod:`crawler.run_report`) every ``DEALWATCH_STATS_INTERVAL`` seconds from
+  stats file (:mod:`crawler.run_report`) every ``DW_STATS_INTERVAL`` seconds from
   ``engine_started`` on, and once more when the spider closes.
 - :class:`RobotsCrawlDelay` takes ``Crawl-delay`` from each parsed robots.txt (the
   ``robots_parsed`` signal, :meth:`RobotParser.crawl_delay`) and holds the host's download
@@ -52,8 +52,8 @@ class CrawlState:
     """The known-URL store and the WARC writer of one source's crawl."""
 
     def __init__(self, crawler):
-        self.settings = crawler.settings["DEALWATCH_SETTINGS"]
-        self.run_id = crawler.settings["DEALWATCH_RUN_ID"]
+        self.settings = crawler.settings["DW_SETTINGS"]
+        self.run_id = crawler.settings["DW_RUN_ID"]
         self.known = KnownUrls.from_settings(self.settings)
         self.warc: WarcWriter | None = None
 
@@ -80,9 +80,9 @@ class RunReport:
 
     def __init__(self, crawler):
         self.stats = crawler.stats
-        self.path = crawler.settings.get("DEALWATCH_STATS_FILE")
-        self.run_id = crawler.settings["DEALWATCH_RUN_ID"]
-        self.interval = crawler.settings.getfloat("DEALWATCH_STATS_INTERVAL")
+        self.path = crawler.settings.get("DW_STATS_FILE")
+        self.run_id = crawler.settings["DW_RUN_ID"]
+        self.interval = crawler.settings.getfloat("DW_STATS_INTERVAL")
         self.samples: list[dict[str, str]] = []       # the first MAX_SAMPLES errors and drops
         self.first_samples: dict[str, str] = {}       # kind or reason -> its first URL
         self.source: str | None = None

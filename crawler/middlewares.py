@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class BackoffRetryMiddleware(RetryMiddleware):
     def __init__(self, settings):
         super().__init__(settings)
-        self.backoff = settings.getfloat("DEALWATCH_RETRY_BACKOFF")
+        self.backoff = settings.getfloat("DW_RETRY_BACKOFF")
 
     async def _pause(self, result):
         if isinstance(result, Request):

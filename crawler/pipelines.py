@@ -88,7 +88,7 @@ class _Stage:
 
     def __init__(self, crawler):
         self.crawler = crawler
-        self.dw = crawler.settings["DEALWATCH_SETTINGS"]
+        self.dw = crawler.settings["DW_SETTINGS"]
 
     @classmethod
     def from_crawler(cls, crawler):

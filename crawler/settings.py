@@ -4,7 +4,8 @@ Politeness and limits come from the typed settings (``DEALWATCH_*`` environment 
 User-Agent with the contact URL, robots.txt obeyed (plus Crawl-delay), AutoThrottle, a
 per-domain concurrency limit, maximum page size, timeouts, retries with backoff for 5xx
 and timeouts only. The components of a crawl — extensions, downloader middlewares, item
-pipelines — are wired here by configuration.
+pipelines — are wired here by configuration. The project's own Scrapy settings are named
+``DW_*`` (``DEALWATCH_*`` names are environment variables of the typed settings).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ def scrapy_settings(dw: Settings, run_id: str, stats_file: Path | None = None) -
     """The Scrapy settings of one crawl process (every crawler, one per source, starts from them)."""
     return {
         # the crawl's own settings, read by its components
-        "DEALWATCH_SETTINGS": dw,
-        "DEALWATCH_RUN_ID": run_id,
-        "DEALWATCH_STATS_FILE": str(stats_file) if stats_file else None,
-        "DEALWATCH_STATS_INTERVAL": 1.0,     # seconds between rewrites of the stats file
+        "DW_SETTINGS": dw,
+        "DW_RUN_ID": run_id,
+        "DW_STATS_FILE": str(stats_file) if stats_file else None,
+        "DW_STATS_INTERVAL": 1.0,     # seconds between rewrites of the stats file
         "BOT_NAME": "dealwatch",
         "USER_AGENT": dw.user_agent.format(contact_url=dw.contact_url),
         "ROBOTSTXT_OBEY": True,
@@ -62,7 +63,7 @@ def scrapy_settings(dw: Settings, run_id: str, stats_file: Path | None = None) -
             "twisted.internet.error.ConnectionDone",
             "twisted.internet.error.ConnectionLost",
         ],
-        "DEALWATCH_RETRY_BACKOFF": dw.retry_backoff,
+        "DW_RETRY_BACKOFF": dw.retry_backoff,
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,

@@ -341,7 +341,7 @@ class Settings(BaseSettings):
     # --- analysis --------------------------------------------------------------------------
     relevance_threshold: Fraction = ANALYSIS(
         0.5, description="Topic relevance score (0–1) from which an article counts as relevant.")
-    relevance_possible_min: Fraction = ANALYSIS(
+    relevance_possible_min: float = ANALYSIS(
         0.3, description="Lower end of the 'possibly relevant' band: articles scoring from this up to "
                          "relevance_threshold are offered for review (relevance=possible); must be below the "
                          "threshold.")
@@ -380,6 +380,10 @@ class Settings(BaseSettings):
             raise ValueError(f"{ENV_PREFIX}RAW_DIR={str(self.raw_dir)!r} is not inside {ENV_PREFIX}DATA_DIR="
                              f"{str(self.data_dir)!r} (documents point at raw pages relative to the data directory; "
                              "mount another disk there instead)")
+        if not 0 <= self.relevance_possible_min < self.relevance_threshold:
+            raise ValueError(f"relevance_possible_min ({self.relevance_possible_min}) must be at least 0 and below "
+                             f"relevance_threshold ({self.relevance_threshold}): it is where the 'possibly "
+                             f"relevant' band starts ({ENV_PREFIX}RELEVANCE_POSSIBLE_MIN).")
         if self.autothrottle_max_delay < self.autothrottle_start_delay:
             raise ValueError(f"{ENV_PREFIX}AUTOTHROTTLE_MAX_DELAY={self.autothrottle_max_delay} is below "
                              f"{ENV_PREFIX}AUTOTHROTTLE_START_DELAY={self.autothrottle_start_delay}")

@@ -59,7 +59,7 @@ class Crawl:
     def env(self) -> dict[str, str]:
         s = self.settings
         return {**os.environ, "DEALWATCH_INDEX_PREFIX": s.index_prefix, "DEALWATCH_DATA_DIR": str(s.data_dir),
-                "DEALWATCH_AUTOTHROTTLE_START_DELAY": "0.05", "DEALWATCH_RETRY_BACKOFF": "0.2",
+                "DEALWATCH_AUTOTHROTTLE_START_DELAY": "0.05", "DW_RETRY_BACKOFF": "0.2",
                 "DEALWATCH_EXTRACT_WORKERS": "1", "DEALWATCH_INDEX_FLUSH_SECONDS": "0.5"}
 
     def __call__(self, names: list[str]) -> tuple[dict, str]:

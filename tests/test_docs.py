@@ -25,7 +25,7 @@ CODE_FILES = [p for package in ("dealwatch", "crawler", "indexer", "search_ui", 
               for p in sorted((REPO_ROOT / package).rglob("*.py"))]
 VARIABLE = re.compile(r"\bDEALWATCH_[A-Z0-9_]*[A-Z0-9]\b")
 # Scrapy setting names of crawler/settings.py (inside the Scrapy settings object, never in the environment)
-SCRAPY_KEYS = {"DEALWATCH_SETTINGS", "DEALWATCH_RETRY_BACKOFF"}
+SCRAPY_KEYS: set[str] = set()   # the crawler's own Scrapy settings are DW_*, never DEALWATCH_*
 
 
 def _read(path: Path) -> str:

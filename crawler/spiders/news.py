@@ -117,7 +117,7 @@ class NewsSpider(scrapy.Spider):
     @cached_property
     def dw(self):
         """The DealWatch settings of this crawl."""
-        return self.settings["DEALWATCH_SETTINGS"]
+        return self.settings["DW_SETTINGS"]
 
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(key, n)
