@@ -389,17 +389,15 @@ def _fundus_part(res, tables: list[str]) -> tuple[str, list[str]]:
                        for f in res.fields])
     tables += [t4, t5]
     versions = ", ".join(f"{k} {v}" for k, v in res.fundus_versions.items())
-    by_set = {(s.page_set, s.name): s for s in res.news}
     parts = []
-    for page_set in ("fundus-*", "irdata-*"):
-        a, b = by_set.get((page_set, conf)), by_set.get((page_set, xb.WITH_FUNDUS))
-        if a and b:
-            parts.append(f"{page_set} {a.f1:.3f} → {b.f1:.3f}")
-    bench_a = res.benchmark[0]
-    bench_b = next((s for s in res.benchmark if s.name == xb.WITH_FUNDUS), None)
-    if bench_b:
-        parts.append(f"extraction benchmark {bench_a.f1:.3f} → {bench_b.f1:.3f}")
-    sentence = f"With Fundus (`fundus_extraction` on) F1 goes {', '.join(parts)}. " if parts else ""
+    for row in res.supported:
+        by = {s.name: s for s in row.scores}
+        if conf in by and xb.WITH_FUNDUS in by:
+            own = ", Fundus' own test pages" if row.page_set == "fundus-*" else ""
+            parts.append(f"{row.page_set} {by[conf].f1:.3f} → {by[xb.WITH_FUNDUS].f1:.3f} ({row.supported} pages, "
+                         f"its text kept on {row.used}{own})")
+    sentence = (f"With `fundus_extraction` on, F1 on the pages Fundus has a parser for: {'; '.join(parts)}. "
+                if parts else "")
     body = ["", f"**Fundus** ({versions}, in its own venv `/tmp/dealwatch-bench/fundus-venv`: its `lxml<6` pin "
             "clashes with trafilatura's `lxml>=6.1`). Only the pages whose publisher Fundus has a parser for "
             "(chosen by host, as `crawler/fundus_extract.py` does); \"Fundus text kept\" = pages where "

@@ -85,7 +85,7 @@ class Settings:
     revisit_interval_hours: float = 12.0   # a recent article is re-fetched at most this often
     min_text_chars: int = 200       # less extracted text than this: dropped as no_text
     extraction_mode: str = "recall"     # trafilatura: balanced | precision | recall | fast (chosen in BENCHMARKS.md §5)
-    fundus_extraction: bool = False     # pages of publishers Fundus has a parser for: text, title, authors, date from Fundus (needs fundus installed; off: see BENCHMARKS.md §5)
+    fundus_extraction: bool = False     # pages of publishers Fundus has a parser for: text, title, authors, date from Fundus (needs fundus importable; off: no gain outside Fundus' own test pages, and its lxml<6 pin, BENCHMARKS.md §5)
     retry_times: int = 2            # retries (with backoff) for 5xx and timeouts, never for 4xx
     retry_backoff: float = 1.0      # seconds before the first retry, doubled each time
     autothrottle_start_delay: float = 1.0
