@@ -154,7 +154,8 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
         return Dropped("not_html", url, "binary content")
     text_html = decode_html(html, encoding)
     found = None
-    if fundus if fundus is not None else _fundus_setting():
+    use_fundus = _fundus_setting() if fundus is None else fundus
+    if use_fundus:
         from crawler import fundus_extract
         found = fundus_extract.parse(text_html, url, crawled_at)
         if found is not None and not fundus_text_usable(found.text, min_text_chars):
