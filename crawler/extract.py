@@ -8,6 +8,12 @@ trafilatura gives the main text and the metadata (title, authors, date, site nam
 description, canonical URL from ``rel=canonical`` / ``og:url``); the canonical URL is then
 normalised by :mod:`crawler.canonical`. The language is the detected language of the
 text when the detector is sure, else the page's declared ``lang``, else the source's.
+
+With the ``fundus_extraction`` setting on, a page whose publisher Fundus has a parser for
+(:mod:`crawler.fundus_extract`) takes its text, title, authors and date from that parser,
+and only the rest of the metadata from trafilatura (``extract_metadata``, no second text
+extraction); when Fundus fails or finds less than ``FUNDUS_MIN_TEXT_CHARS`` of text, the
+page goes the trafilatura way like every other page.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from indexer.schema import Article
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_TEXT_CHARS = 200
+FUNDUS_MIN_TEXT_CHARS = 200  # less text from Fundus than this (or than min_text_chars): trafilatura instead
 _MODES = {
     "balanced": {},
     "precision": {"favor_precision": True},
@@ -109,24 +116,51 @@ def _same_site(a: str, b: str) -> bool:
     return strip(a) == strip(b)
 
 
+def _fundus_setting() -> bool:
+    from dealwatch.settings import get_settings
+    return get_settings().fundus_extraction
+
+
+def fundus_text_usable(text: str, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS) -> bool:
+    """Whether Fundus' text is kept (else the page falls back to trafilatura)."""
+    return len(text) >= max(min_text_chars, FUNDUS_MIN_TEXT_CHARS)
+
+
 def extract_article(html: bytes | str, url: str, source: str, default_lang: str = "", *,
                     encoding: str | None = None, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
-                    mode: str = "balanced", crawled_at: datetime | None = None) -> Article | Dropped:
-    """Extract one page. ``source`` is the source name; ``default_lang`` its language."""
+                    mode: str = "balanced", crawled_at: datetime | None = None,
+                    fundus: bool | None = None) -> Article | Dropped:
+    """Extract one page. ``source`` is the source name; ``default_lang`` its language.
+
+    ``fundus``: try the publisher's Fundus parser first (``None``: the process-wide
+    ``fundus_extraction`` setting, which the crawl's worker processes receive)."""
     if not html:
         return Dropped("no_text", url, "empty page")
     if looks_binary(html):
         return Dropped("not_html", url, "binary content")
     text_html = decode_html(html, encoding)
+    found = None
+    use_fundus = _fundus_setting() if fundus is None else fundus
+    if use_fundus:
+        from crawler import fundus_extract
+        found = fundus_extract.parse(text_html, url, crawled_at)
+        if found is not None and not fundus_text_usable(found.text, min_text_chars):
+            found = None
     try:
-        doc = trafilatura.bare_extraction(text_html, url=url, with_metadata=True, include_comments=False,
-                                          date_extraction_params=_DATE_PARAMS, config=_config,
-                                          **_MODES.get(mode, {}))
+        if found is not None:  # the text is Fundus'; trafilatura adds the metadata only
+            doc = trafilatura.extract_metadata(text_html, default_url=url, date_config=_DATE_PARAMS)
+        else:
+            doc = trafilatura.bare_extraction(text_html, url=url, with_metadata=True, include_comments=False,
+                                              date_extraction_params=_DATE_PARAMS, config=_config,
+                                              **_MODES.get(mode, {}))
     except Exception as exc:  # trafilatura/lxml on hostile markup: count as a parse failure, go on
         return Dropped("parse", url, f"{type(exc).__name__}: {exc}")
-    text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
-    if doc is None or not text or len(text) < min_text_chars:  # nothing kept, or too little
-        return Dropped("no_text", url, f"{len(text)} characters of article text (minimum {min_text_chars})")
+    if found is not None:
+        text = found.text
+    else:
+        text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+        if doc is None or not text or len(text) < min_text_chars:  # nothing kept, or too little
+            return Dropped("no_text", url, f"{len(text)} characters of article text (minimum {min_text_chars})")
 
     fetched = canonicalize(url)
     canonical = fetched
@@ -137,7 +171,7 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
             canonical = candidate
     m = _HTML_LANG_RE.search(text_html[:5000])
     declared_lang = m.group(1).lower() if m else ""
-    title = (doc.title or "").strip()
+    title = (found.title if found is not None else "") or (doc.title or "").strip()
     if not title:
         title = text.split("\n", 1)[0][:200]
     return Article(
@@ -149,8 +183,8 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
         domain=domain_of(canonical),
         site_name=(doc.sitename or "").strip(),
         description=(doc.description or "").strip(),
-        authors=_authors(doc.author),
-        published_at=parse_datetime(doc.date),
+        authors=list(found.authors) if found is not None and found.authors else _authors(doc.author),
+        published_at=(found.published_at if found is not None else None) or parse_datetime(doc.date),
         crawled_at=crawled_at or utcnow(),
         lang=detect_language(text, declared_lang, default_lang),
     )

@@ -297,6 +297,11 @@ class Settings(BaseSettings):
         description="trafilatura's trade-off: `balanced`, `precision` (less boilerplate, may lose text), "
                     "`recall` (more text, chosen in BENCHMARKS.md §5: same F1 as `balanced` at about half the "
                     "CPU) or `fast`. After a change, `dealwatch reextract` applies it to stored pages.")
+    fundus_extraction: bool = CRAWLING(
+        False, description="Pages of publishers Fundus has a hand-written parser for take their text, title, "
+                           "authors and date from it (trafilatura for the rest and as the fallback). Off: it "
+                           "gained nothing outside Fundus' own test pages, and fundus 0.5 pins lxml<6, which "
+                           "trafilatura cannot use, so it is not installed with DealWatch (BENCHMARKS.md §5).")
     retry_times: NonNegative = CRAWLING(
         2, description="Retries of a request after a 5xx answer or a timeout (never after a 4xx; DNS failures "
                        "and refused connections are not retried); 0: none.")

@@ -75,3 +75,22 @@ def test_smoke_run_writes_every_section_with_its_table(settings, tmp_path):
     from indexer.client import make_client
     es = make_client(settings)
     assert not list(es.indices.get(index=f"{settings.index_prefix}smoke-bench-*", allow_no_indices=True))
+
+
+def test_extraction_with_fundus_is_fundus_where_its_text_is_kept_else_the_pipeline():
+    from bench.extraction import FundusRun, VariantRun, combine
+    long_body = "Fundus body. " * 40                       # over FUNDUS_MIN_TEXT_CHARS
+    pipeline = VariantRun([{"text": f"pipeline {i}", "title": f"T{i}", "authors": ["A"], "date": "2024-01-0" + str(i + 1)}
+                           for i in range(3)], [0.030, 0.040, 0.050], 1.0)
+    fundus = FundusRun(supported=[True, True, False],
+                       results=[{"publisher": "P", "text": long_body, "title": "", "authors": ["F"],
+                                 "published_at": None},
+                                {"publisher": "P", "text": "teaser", "title": "X", "authors": [], "published_at": None},
+                                None],
+                       cpu=[0.010, 0.012, 0.0], seconds=1.0)
+    out, used = combine(pipeline, fundus, {0: 0.020, 1: 0.020})
+    assert used == [True, False, False]
+    assert out.outputs[0] == {"text": long_body, "title": "T0", "authors": ["F"], "date": "2024-01-01"}
+    assert out.outputs[1]["text"] == "pipeline 1" and out.outputs[2]["text"] == "pipeline 2"
+    # kept: Fundus + trafilatura's metadata; fallen back: Fundus tried, then the pipeline; unsupported: the pipeline
+    assert [round(c, 3) for c in out.cpu] == [0.030, 0.052, 0.050]
