@@ -40,7 +40,7 @@ OTHER_VARIABLES = {
                              "when it is missing.",
 }
 
-_BASE_TYPES = {int: "integer", float: "number", str: "text", Path: "path"}
+_BASE_TYPES = {bool: "true or false", int: "integer", float: "number", str: "text", Path: "path"}
 
 
 # --- docs/settings.md ----------------------------------------------------------------------
