@@ -18,10 +18,12 @@ from indexer.errors import BadQuery
 from indexer.query.bands import BANDS, RelevanceBands
 from indexer.query.compile import HL_POST, HL_PRE
 from indexer.query.language import MAX_QUERY_LENGTH, QUERY_FIELDS, QuerySyntaxError, parse_query
-from indexer.query.params import DEFAULT_SIZE, MAX_RESULT_WINDOW, RELEVANCE, SORTS, SearchParams
+from indexer.query.params import (DEFAULT_SIZE, MAX_COMPARE, MAX_RESULT_WINDOW, RELEVANCE, SORTS, BeyondResultWindow,
+                                  SearchParams)
 from indexer.query.results import Bucket, FacetValue, Histogram, Hit, SearchResult, entities_of, strip_highlight
 
 __all__ = ["BadQuery", "BANDS", "RELEVANCE", "RelevanceBands", "HL_POST", "HL_PRE", "MAX_QUERY_LENGTH",
-           "QUERY_FIELDS", "QuerySyntaxError", "parse_query", "DEFAULT_SIZE", "MAX_RESULT_WINDOW", "SORTS",
+           "QUERY_FIELDS", "QuerySyntaxError", "parse_query", "DEFAULT_SIZE", "MAX_COMPARE", "MAX_RESULT_WINDOW", "SORTS",
+           "BeyondResultWindow",
            "SearchParams", "Bucket", "FacetValue", "Histogram", "Hit", "SearchResult", "entities_of",
            "strip_highlight"]
