@@ -27,8 +27,13 @@ def search_url(params: SearchParams, path: str = "/", **changes: Any) -> str:
     return path + ("?" + urlencode(query) if query else "")
 
 
-def export_url(params: SearchParams, path: str, **extra: str) -> str:
-    query = params.to_url(page=1, size=DEFAULT_SIZE) + list(extra.items())
+def export_url(params: SearchParams, path: str, keep_compare: bool = False, **extra: str) -> str:
+    """The same search on another face (an export, a feed, the chart's data): first page, default size,
+    the compared queries only where the chart's series are wanted."""
+    changes: dict[str, Any] = {"page": 1, "size": DEFAULT_SIZE}
+    if not keep_compare:
+        changes["compare"] = ()
+    query = params.to_url(**changes) + list(extra.items())
     return path + ("?" + urlencode(query) if query else "")
 
 
