@@ -50,7 +50,21 @@
   function fmtShare(x) { return (x * 100).toFixed(x < 0.1 ? 1 : 0) + " %"; }
 
   function yLabel() {
-    return mode === "share" ? "% of all archived articles per " + data.unit : "articles per " + data.unit;
+    return mode === "share" ? "share of all archived (%)" : "articles per " + data.unit;
+  }
+  function tickLabel(ts) {  // dates as the rest of the app writes them (ISO, UTC)
+    var iso = day(ts);
+    switch (data.interval) {
+      case "hour": return iso.slice(5) + " " + pad(new Date(ts * 1000).getUTCHours()) + ":00";
+      case "month": return iso.slice(0, 7);
+      case "year": return iso.slice(0, 4);
+      default: return iso;
+    }
+  }
+  function xSplits(u) {  // ticks on interval starts, as many as fit (about one per 90 px)
+    var room = Math.max(1, Math.floor(u.bbox.width / (window.devicePixelRatio || 1) / 90));
+    var step = Math.max(1, Math.ceil(starts.length / room));
+    return starts.filter(function (_t, i) { return i % step === 0; });
   }
 
   var tooltip = document.createElement("div");
@@ -129,10 +143,12 @@
         y: {range: function (_u, _min, max) { return [0, max > 0 ? max * 1.08 : 1]; }},
       },
       axes: [
-        {label: "publication date (UTC)", labelSize: 20, stroke: "#3b444c", grid: {stroke: "#e6eaee"}},
+        {label: "publication date (UTC), " + (data.interval === "week" ? "weeks from Monday" : "per " + data.unit),
+         labelSize: 20, stroke: "#3b444c", grid: {stroke: "#e6eaee"}, splits: xSplits,
+         values: function (_u, ticks) { return ticks.map(tickLabel); }},
         {label: yLabel(), labelSize: 20, stroke: "#3b444c", grid: {stroke: "#e6eaee"}, size: 56,
          values: function (_u, ticks) {
-           return ticks.map(function (t) { return mode === "share" ? t.toFixed(t < 1 ? 1 : 0) + " %" : t; });
+           return ticks.map(function (t) { return mode === "share" ? t.toFixed(t > 0 && t < 1 ? 1 : 0) + " %" : t; });
          },
          incrs: mode === "share" ? undefined : [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]},
       ],
@@ -179,6 +195,15 @@
       rebuild();
     });
   });
+
+  // printing: the numbers' table is printed open (a closed <details> prints nothing)
+  var table = document.querySelector("details.chart-table");
+  function forPrint(on) { if (table) { if (on) { table.dataset.wasOpen = table.open ? "1" : ""; table.open = true; }
+                                       else if (!table.dataset.wasOpen) table.open = false; } }
+  window.addEventListener("beforeprint", function () { forPrint(true); });
+  window.addEventListener("afterprint", function () { forPrint(false); });
+  var printing = window.matchMedia("print");
+  if (printing.addEventListener) printing.addEventListener("change", function (e) { forPrint(e.matches); });
 
   var resizeTimer = null;
   window.addEventListener("resize", function () {
