@@ -158,7 +158,8 @@ def entity_page(request: Request, entity_id: str, archive: ArchiveDep, templates
     # the chart of its mentions, over the period chosen by dragging across it (from/to in the URL)
     dates = {k: v for k, v in request.query_params.multi_items() if k in ("from", "to")}
     params = SearchParams.parse({"entity": entity_id, "relevance": "all", **dates})
-    chart = render.attention_view(archive.attention(params), export_url(params, "/histogram.csv"))
+    chart = render.attention_view(archive.attention(params), export_url(params, "/histogram.csv"),
+                                  label=f"mentions of {detail['name']}")
     return templates.TemplateResponse(request, "entity.html", {
         "e": detail, "chart": chart, "chart_mode": chart_mode(request), "bands": bands, "period": params,
         "chart_subject": f"mentioning {detail['name']}", "search_period": search_url(params)})

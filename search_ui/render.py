@@ -69,18 +69,23 @@ def bucket_label(start: datetime, interval: str) -> str:
 SERIES_COLOURS = 4   # .series-0 … .series-3 in style.css (Okabe–Ito colours, told apart by colour-blind readers)
 
 
-def attention_view(att: Attention, csv_url: str) -> dict[str, Any]:
+def attention_view(att: Attention, csv_url: str, label: str | None = None) -> dict[str, Any]:
     """What the chart partial (``_chart.html``) shows: the series as data for the chart script, the same
-    numbers as table rows (the accessible and printable view), and its links."""
+    numbers as table rows (the accessible and printable view), and its links. ``label`` names the first
+    series where its query says nothing (an entity page's mentions)."""
+    data = att.as_dict()
+    labels = [s.label for s in att.series]
+    if label and att.series and not att.series[0].q:
+        labels[0] = data["series"][0]["label"] = label
     ranges = [(bucket_label(st, att.interval), a) for st, a in zip(att.starts, att.archived)]
     rows = []
     for k, (label, archived) in enumerate(ranges):
         rows.append({"label": label, "archived": archived,
                      "cells": [(s.counts[k], att.shares(s)[k]) for s in att.series]})
     return {
-        "data": {**att.as_dict(), "unit": INTERVAL_NOUNS.get(att.interval, att.interval)},
+        "data": {**data, "unit": INTERVAL_NOUNS.get(att.interval, att.interval)},
         "interval": att.interval, "unit": INTERVAL_NOUNS.get(att.interval, att.interval),
-        "series": [{"label": s.label, "q": s.q, "total": s.total, "colour": i % SERIES_COLOURS}
+        "series": [{"label": labels[i], "q": s.q, "total": s.total, "colour": i % SERIES_COLOURS}
                    for i, s in enumerate(att.series)],
         "rows": rows, "empty": not att.starts,
         "first": ranges[0][0] if ranges else "", "last": ranges[-1][0] if ranges else "",

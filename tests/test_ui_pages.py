@@ -103,6 +103,7 @@ def test_entity_pages(client, archive):
     assert 'href="/entities/citi"' in client.get("/entities", params={"prefix": "cit"}).text
     page = client.get("/entities/jpm").text
     assert "JPMorgan Chase" in page and 'id="chart-data"' in page and "mentioning JPMorgan Chase" in page
+    assert "mentions of JPMorgan Chase" in page.split('id="chart-legend"', 1)[1].split("</ul>", 1)[0]
     assert 'href="/entities/citi"' in page                       # co-mentioned
     assert f'href="/articles/{archive["fb-banks-wire"]}"' in page  # latest relevant
     assert client.get("/entities/nobody").status_code == 404
