@@ -213,3 +213,14 @@ def test_print_layout_shows_the_content_without_the_controls(page, base_url, arc
     shot(page, "search-print")
     page.goto(base_url + f"/articles/{archive['fb-banks']}")
     assert page.locator("#article-text").is_visible() and page.locator("header.top nav").is_hidden()
+
+
+def test_the_pages_load_nothing_from_elsewhere(page, base_url, archive):
+    """Offline by construction: every script, style and image comes from the app itself."""
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    for path in ("/?q=facebook&compare=google", "/entities/jpm", f"/articles/{archive['fb-banks']}", "/sources"):
+        page.goto(base_url + path)
+        page.wait_for_load_state("networkidle")
+    assert any(u.endswith("/static/vendor/uPlot.iife.min.js") for u in requested)
+    assert [u for u in requested if not u.startswith(base_url + "/")] == []
