@@ -64,10 +64,14 @@ def compare_form(params: SearchParams, mode: str) -> dict[str, Any]:
     """The chart's "compare with…" form (the search's parameters kept, one more query added) and the
     links that take each compared query off the chart."""
     keep = [("chart", "share")] if mode == "share" else []
+
+    def without(other: str) -> str:
+        query = params.to_url(compare=tuple(c for c in params.compare if c != other), page=1) + keep
+        return "/" + ("?" + urlencode(query) if query else "")
+
     return {
         "hidden": params.to_url(page=1) + keep,
-        "remove": [search_url(params, compare=tuple(c for c in params.compare if c != other), page=1)
-                   + ("&chart=share" if keep else "") for other in params.compare],
+        "remove": [without(other) for other in params.compare],
         "full": len(params.compare) >= MAX_COMPARE, "max": MAX_COMPARE,
     }
 
