@@ -25,7 +25,7 @@ from indexer.client import make_client
 from indexer.enrich import clusters
 from indexer.errors import translated
 from indexer.query import SearchParams, execute, readmodels
-from indexer.query.results import Histogram, SearchResult
+from indexer.query.results import Attention, Histogram, SearchResult
 from indexer.run_history import RunRecord, SourceSummary
 from indexer.source_registry import ConfiguredSource
 from indexer.store import WriteResult
@@ -149,6 +149,11 @@ class Archive:
     def histogram(self, params: SearchParams) -> Histogram:
         """Matches per interval beside all archived articles in the same intervals."""
         return execute.histogram(self._es, self.settings, params)
+
+    @translated
+    def attention(self, params: SearchParams) -> Attention:
+        """Matches over time of the search and the queries compared with it, beside all archived articles."""
+        return execute.attention(self._es, self.settings, params)
 
     @translated
     def count_matching(self, params: SearchParams) -> int:

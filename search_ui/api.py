@@ -71,6 +71,27 @@ class HistogramOut(BaseModel):
     buckets: list[BucketOut]
 
 
+class AttentionBucketOut(BaseModel):
+    start: str = Field(description="The interval's first instant, UTC")
+    end: str = Field(description="The interval's end (exclusive), UTC")
+    archived: int = Field(description="All archived articles published in the interval, whatever the query")
+
+
+class SeriesOut(BaseModel):
+    q: str = Field(description="The query ('' : every article under the filters)")
+    label: str
+    total: int = Field(description="Matching articles in the whole span")
+    counts: list[int] = Field(description="Matching articles per interval")
+    shares: list[float] = Field(description="Their share of the archived articles of each interval, 0 to 1")
+
+
+class AttentionOut(BaseModel):
+    interval: str = Field(description="hour | day | week | month | year")
+    buckets: list[AttentionBucketOut]
+    series: list[SeriesOut] = Field(description="The search, then each compared query (compare=)")
+    links: dict[str, str] = Field(description="The series as CSV, and the search as a web page")
+
+
 class SearchOut(BaseModel):
     total: int = Field(description="Matching articles")
     page: int
@@ -113,6 +134,18 @@ def api_search(params: SearchParamsDep, archive: ArchiveDep,
         body["histogram"] = archive.histogram(params).as_dict()
     body["links"] = {"csv": export_url(params, "/export.csv"), "jsonl": export_url(params, "/export.jsonl"),
                      "atom": export_url(params, "/feed.atom"), "html": export_url(params, "/")}
+    return body
+
+
+@router.get("/histogram", summary="Matches over time of a search and up to 3 compared queries",
+            response_model=AttentionOut)
+def api_histogram(params: SearchParamsDep, archive: ArchiveDep):
+    """The attention chart's data: per interval, the matches of ``q`` and of each ``compare`` query
+    (under the same filters) and all archived articles. The span is ``from``–``to`` when given, else
+    the first to the last match; the interval follows its length."""
+    body = archive.attention(params).as_dict()
+    body["links"] = {"csv": export_url(params, "/histogram.csv", keep_compare=True),
+                     "html": export_url(params, "/", keep_compare=True)}
     return body
 
 

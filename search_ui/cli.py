@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from dealwatch.settings import get_settings
+from indexer.export import EXPORT_FIELDS
 from indexer.query import HL_POST, HL_PRE, RELEVANCE, SORTS, SearchParams, strip_highlight
 
 
@@ -118,12 +119,16 @@ def search_command(query, entities, entity_types, sources, langs, date_from, dat
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
               help="Default: from the file's extension, else csv.")
 @click.option("--bom", is_flag=True, help="Start the CSV with a byte order mark (for Excel).")
+@click.option("--fields", default="", metavar="NAMES",
+              help="Columns, in order, comma-separated (e.g. title,text,evidence); default: the standard columns. "
+                   "Available: " + ", ".join(EXPORT_FIELDS) + ".")
 def export_command(query, entities, entity_types, sources, langs, date_from, date_to, relevance, all_articles,
-                   output, fmt, bom):
+                   output, fmt, bom, fields):
     """Export ALL articles matching QUERY and the filters as CSV or JSON Lines (streamed, no limit).
 
     Each row names its relevance band (relevant, possible, not) and the evidence sentences behind
     its topic score: `--relevance possible` exports the borderline articles for review.
+    `--fields title,text,evidence` exports the full text with its evidence.
     """
     from indexer import export
     from indexer.archive import Archive
@@ -132,8 +137,10 @@ def export_command(query, entities, entity_types, sources, langs, date_from, dat
     settings = get_settings()
     fmt = fmt or ("jsonl" if output and output.suffix in (".jsonl", ".ndjson") else "csv")
     params = _params(query, entities, entity_types, sources, langs, date_from, date_to, relevance, all_articles)
+    chosen = export.choose_fields(fields) if fields.strip() else None
     archive = Archive(settings)
-    chunks = export.csv_chunks(archive, params, bom=bom) if fmt == "csv" else export.jsonl_chunks(archive, params)
+    chunks = export.csv_chunks(archive, params, bom=bom, fields=chosen or export.COLUMNS) if fmt == "csv" \
+        else export.jsonl_chunks(archive, params, fields=chosen)
     started = time.monotonic()
     out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     n = 0

@@ -1,10 +1,15 @@
-"""Exports and feeds of a search: every match as CSV or JSON Lines (streamed), the newest as Atom.
+"""Exports and feeds of a search: every match as CSV or JSON Lines (streamed), the newest as Atom,
+the attention chart's series as CSV.
 
 Same parameters as ``/api/search`` (the shared :class:`indexer.query.SearchParams`), validated
-before the first byte leaves.
+before the first byte leaves; ``fields=`` chooses and orders the columns (an unknown name is a
+400 that lists the names there are).
 """
 
 from __future__ import annotations
+
+import csv
+import io
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -19,14 +24,19 @@ from search_ui.pages import search_url
 router = APIRouter(tags=["export"])
 
 
-def _stream(archive, params, fmt: str, bom: bool) -> StreamingResponse:
+FIELDS_HELP = ("Columns, in order: comma-separated or repeated (default: " + ",".join(export.COLUMNS)
+               + "). Available: " + ", ".join(export.EXPORT_FIELDS))
+
+
+def _stream(archive, params, fmt: str, bom: bool, fields: list[str]) -> StreamingResponse:
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    chosen = export.choose_fields(fields) if fields else None      # a BadQuery (400) before any byte
     total = archive.count_matching(params)
     if fmt == "csv":
-        chunks = export.csv_chunks(archive, params, bom=bom)
+        chunks = export.csv_chunks(archive, params, bom=bom, fields=chosen or export.COLUMNS)
         media, ext = "text/csv; charset=utf-8", "csv"
     else:
-        chunks = export.jsonl_chunks(archive, params)
+        chunks = export.jsonl_chunks(archive, params, fields=chosen)
         media, ext = "application/x-ndjson; charset=utf-8", "jsonl"
     return StreamingResponse((c.encode("utf-8") for c in chunks), media_type=media, headers={
         "Content-Disposition": f'attachment; filename="dealwatch-{stamp}.{ext}"', "X-Total-Count": str(total)})
@@ -34,13 +44,29 @@ def _stream(archive, params, fmt: str, bom: bool) -> StreamingResponse:
 
 @router.get("/export.csv", summary="All matches as CSV (streamed; same parameters as /api/search)")
 def export_csv(params: SearchParamsDep, archive: ArchiveDep,
-               bom: bool = Query(False, description="true: start with a byte order mark (for Excel)")):
-    return _stream(archive, params, "csv", bom)
+               bom: bool = Query(False, description="true: start with a byte order mark (for Excel)"),
+               fields: list[str] = Query([], description=FIELDS_HELP)):
+    return _stream(archive, params, "csv", bom, fields)
 
 
 @router.get("/export.jsonl", summary="All matches as JSON Lines (streamed)")
-def export_jsonl(params: SearchParamsDep, archive: ArchiveDep):
-    return _stream(archive, params, "jsonl", False)
+def export_jsonl(params: SearchParamsDep, archive: ArchiveDep,
+                 fields: list[str] = Query([], description=FIELDS_HELP + " (JSON Lines adds the id first by default)")):
+    return _stream(archive, params, "jsonl", False, fields)
+
+
+@router.get("/histogram.csv", summary="The attention chart's series as CSV: matches and share per interval")
+def histogram_csv(params: SearchParamsDep, archive: ArchiveDep):
+    """One row per interval: its start and end, all archived articles, then for the search and each
+    compared query (``compare=``) its matching articles and their share of the archived ones."""
+    att = archive.attention(params)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([export.neutralise(c) for c in att.csv_header()])
+    writer.writerows(att.csv_rows())
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="dealwatch-attention-{stamp}.csv"'})
 
 
 @router.get("/feed.atom", summary="Atom feed of a search, newest first")

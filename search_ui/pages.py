@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from indexer.errors import BadQuery
-from indexer.query import DEFAULT_SIZE, MAX_RESULT_WINDOW, SearchParams
+from indexer.query import DEFAULT_SIZE, MAX_COMPARE, MAX_RESULT_WINDOW, BeyondResultWindow, SearchParams
 from search_ui import render
 from search_ui.dependencies import ArchiveDep, BandsDep, SettingsDep, TemplatesDep
 from search_ui.errors import NotFound
@@ -27,8 +27,13 @@ def search_url(params: SearchParams, path: str = "/", **changes: Any) -> str:
     return path + ("?" + urlencode(query) if query else "")
 
 
-def export_url(params: SearchParams, path: str, **extra: str) -> str:
-    query = params.to_url(page=1, size=DEFAULT_SIZE) + list(extra.items())
+def export_url(params: SearchParams, path: str, keep_compare: bool = False, **extra: str) -> str:
+    """The same search on another face (an export, a feed, the chart's data): first page, default size,
+    the compared queries only where the chart's series are wanted."""
+    changes: dict[str, Any] = {"page": 1, "size": DEFAULT_SIZE}
+    if not keep_compare:
+        changes["compare"] = ()
+    query = params.to_url(**changes) + list(extra.items())
     return path + ("?" + urlencode(query) if query else "")
 
 
@@ -44,26 +49,72 @@ def _as_typed(request: Request) -> SearchParams:
     return SearchParams.model_construct(**{**SearchParams().model_dump(), "q": request.query_params.get("q", "")})
 
 
+def chart_mode(request: Request) -> str:
+    """The chart's view as the URL says it: ``chart=share`` (share of all archived articles) or counts."""
+    return "share" if request.query_params.get("chart") == "share" else "count"
+
+
+def _subject(params: SearchParams) -> str:
+    if params.compare:
+        return "matching each query"
+    return f"matching “{params.q}”" if params.q else "of this search"
+
+
+def compare_form(params: SearchParams, mode: str) -> dict[str, Any]:
+    """The chart's "compare with…" form (the search's parameters kept, one more query added) and the
+    links that take each compared query off the chart."""
+    keep = [("chart", "share")] if mode == "share" else []
+
+    def without(other: str) -> str:
+        query = params.to_url(compare=tuple(c for c in params.compare if c != other), page=1) + keep
+        return "/" + ("?" + urlencode(query) if query else "")
+
+    return {
+        "hidden": params.to_url(page=1) + keep,
+        "remove": [without(other) for other in params.compare],
+        "full": len(params.compare) >= MAX_COMPARE, "max": MAX_COMPARE,
+    }
+
+
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request, archive: ArchiveDep, settings: SettingsDep, templates: TemplatesDep,
                 bands: BandsDep):
     status = 200
     error = None
+    beyond = None
     try:
-        params = SearchParams.from_url(request.query_params.multi_items()).checked(settings.ui_max_page_size)
+        params = SearchParams.from_url(request.query_params.multi_items())
     except BadQuery as exc:
         params, error, status = _as_typed(request), str(exc), 400
-    ctx: dict[str, Any] = {"req": params, "error": error, "result": None, "chart": None, "bands": bands,
+    else:
+        try:
+            params.checked(settings.ui_max_page_size)
+        except BeyondResultWindow as exc:   # a page past the window: say what to do instead
+            error, status = str(exc), 400
+            beyond = {"last_page": search_url(params, page=exc.last_page), "last": exc.last_page}
+        except BadQuery as exc:
+            params, error, status = _as_typed(request), str(exc), 400
+    mode = chart_mode(request)
+    ctx: dict[str, Any] = {"req": params, "error": error, "beyond": beyond, "result": None, "chart": None,
+                           "bands": bands, "chart_mode": mode, "chart_subject": _subject(params),
                            "url": lambda **kw: search_url(params, **kw),
                            "toggle": lambda f, v: toggle_url(params, f, v),
                            "export_url": lambda path, **kw: export_url(params, path, **kw),
-                           "max_window": MAX_RESULT_WINDOW}
+                           "max_window": MAX_RESULT_WINDOW, "export_fields": export_fields()}
     if error is None:
         result = archive.search(params)
-        over_time = archive.histogram(params)
-        ctx.update(result=result, chart=render.chart_svg(over_time.buckets, over_time.interval),
-                   interval=over_time.interval, archive_total=archive.total())
+        ctx.update(result=result, archive_total=archive.total(),
+                   chart=render.attention_view(archive.attention(params),
+                                               export_url(params, "/histogram.csv", keep_compare=True)),
+                   compare=compare_form(params, mode))
     return templates.TemplateResponse(request, "search.html", ctx, status_code=status)
+
+
+def export_fields() -> list[dict[str, Any]]:
+    """The export's columns for the column picker: name, what it holds, whether it is a default column."""
+    from indexer import export
+
+    return [{"name": f.name, "doc": f.doc, "default": f.name in export.COLUMNS} for f in export.FIELDS]
 
 
 @router.get("/help", response_class=HTMLResponse)
@@ -108,8 +159,14 @@ def entity_page(request: Request, entity_id: str, archive: ArchiveDep, templates
     detail = archive.entity(entity_id)
     if detail is None:
         raise NotFound(f"No entity {entity_id!r}: it is neither on the watchlist nor mentioned.")
-    chart = render.chart_svg(detail["over_time"].buckets, detail["over_time"].interval)
-    return templates.TemplateResponse(request, "entity.html", {"e": detail, "chart": chart, "bands": bands})
+    # the chart of its mentions, over the period chosen by dragging across it (from/to in the URL)
+    dates = {k: v for k, v in request.query_params.multi_items() if k in ("from", "to")}
+    params = SearchParams.parse({"entity": entity_id, "relevance": "all", **dates})
+    chart = render.attention_view(archive.attention(params), export_url(params, "/histogram.csv"),
+                                  label=f"mentions of {detail['name']}")
+    return templates.TemplateResponse(request, "entity.html", {
+        "e": detail, "chart": chart, "chart_mode": chart_mode(request), "bands": bands, "period": params,
+        "chart_subject": f"mentioning {detail['name']}", "search_period": search_url(params)})
 
 
 @router.get("/sources", response_class=HTMLResponse)

@@ -1,5 +1,5 @@
 """Presentation helpers: turn the archive's plain answers into safe HTML pieces (highlights,
-chart, diff, marked evidence).
+diff, marked evidence) and the attention chart's view (its data for ``static/chart.js``, its table).
 
 Every function here escapes crawled text before adding its own markup, so templates may
 mark their output ``|safe``. Nothing here talks to the archive.
@@ -15,10 +15,10 @@ from typing import Any, Iterable
 from markupsafe import Markup
 
 from dealwatch.dates import parse_datetime
-from indexer.query import HL_POST, HL_PRE, Bucket, Hit, entities_of
+from indexer.query import HL_POST, HL_PRE, Attention, Hit, entities_of
 
-__all__ = ["highlight_to_html", "highlight_html", "hit_json", "chart_svg", "text_with_evidence", "version_diffs",
-           "fmt_date", "bucket_label", "entities_of"]
+__all__ = ["highlight_to_html", "highlight_html", "hit_json", "attention_view", "text_with_evidence",
+           "version_diffs", "fmt_date", "bucket_label", "entities_of"]
 
 
 def highlight_to_html(text: str) -> str:
@@ -59,43 +59,38 @@ def fmt_date(value: Any, with_time: bool = False) -> str:
 
 _LABELS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%Y-%m",
            "year": "%Y"}
+INTERVAL_NOUNS = {"hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
 
 
 def bucket_label(start: datetime, interval: str) -> str:
     return start.strftime(_LABELS.get(interval, "%Y-%m-%d"))
 
 
-def chart_svg(buckets: list[Bucket], interval: str, width: int = 720, height: int = 160) -> Markup:
-    """Bars: matches per interval; line: share of all archived articles. Tooltips give both numbers."""
-    if not buckets:
-        return Markup("")
-    pad_l, pad_b, pad_t = 36, 20, 10
-    plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
-    peak = max(b.count for b in buckets) or 1
-    n = len(buckets)
-    bw = plot_w / n
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="Matches per {html.escape(interval)}">',
-             f'<text x="2" y="{pad_t + 8}" class="axis">{peak}</text>',
-             f'<text x="2" y="{pad_t + plot_h}" class="axis">0</text>',
-             f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" class="base"/>']
-    points = []
-    for i, b in enumerate(buckets):
-        h = plot_h * b.count / peak
-        x = pad_l + i * bw
-        label = html.escape(f"{bucket_label(b.start, interval)}: {b.count} matching of {b.total} archived "
-                            f"({b.share:.0%})")
-        parts.append(f'<rect class="bar" x="{x + 0.5:.1f}" y="{pad_t + plot_h - h:.1f}" width="{max(bw - 1, 1):.1f}" '
-                     f'height="{h:.1f}"><title>{label}</title></rect>')
-        points.append(f"{x + bw / 2:.1f},{pad_t + plot_h - plot_h * b.share:.1f}")
-    if n > 1:
-        parts.append(f'<polyline class="share" points="{" ".join(points)}"><title>share of all archived articles'
-                     f'</title></polyline>')
-    first, last = bucket_label(buckets[0].start, interval), bucket_label(buckets[-1].start, interval)
-    parts.append(f'<text x="{pad_l}" y="{height - 4}" class="axis">{html.escape(first)}</text>')
-    parts.append(f'<text x="{width - 8}" y="{height - 4}" class="axis" text-anchor="end">{html.escape(last)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+SERIES_COLOURS = 4   # .series-0 … .series-3 in style.css (Okabe–Ito colours, told apart by colour-blind readers)
+
+
+def attention_view(att: Attention, csv_url: str, label: str | None = None) -> dict[str, Any]:
+    """What the chart partial (``_chart.html``) shows: the series as data for the chart script, the same
+    numbers as table rows (the accessible and printable view), and its links. ``label`` names the first
+    series where its query says nothing (an entity page's mentions)."""
+    data = att.as_dict()
+    labels = [s.label for s in att.series]
+    if label and att.series and not att.series[0].q:
+        labels[0] = data["series"][0]["label"] = label
+    ranges = [(bucket_label(st, att.interval), a) for st, a in zip(att.starts, att.archived)]
+    rows = []
+    for k, (label, archived) in enumerate(ranges):
+        rows.append({"label": label, "archived": archived,
+                     "cells": [(s.counts[k], att.shares(s)[k]) for s in att.series]})
+    return {
+        "data": {**data, "unit": INTERVAL_NOUNS.get(att.interval, att.interval)},
+        "interval": att.interval, "unit": INTERVAL_NOUNS.get(att.interval, att.interval),
+        "series": [{"label": labels[i], "q": s.q, "total": s.total, "colour": i % SERIES_COLOURS}
+                   for i, s in enumerate(att.series)],
+        "rows": rows, "empty": not att.starts,
+        "first": ranges[0][0] if ranges else "", "last": ranges[-1][0] if ranges else "",
+        "csv_url": csv_url,
+    }
 
 
 def evidence_list(evidence: Any) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 
@@ -13,7 +14,7 @@ import search_archive as sa
 from dealwatch.cli import main as cli
 from indexer import export, store
 from indexer.archive import Archive
-from indexer.query import SearchParams
+from indexer.query import RelevanceBands, SearchParams
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
@@ -194,3 +195,89 @@ def test_cli_export_without_an_index_says_so_and_leaves_no_file(settings, tmp_pa
         set_settings(settings)
     assert res.exit_code == 2 and "no articles index" in res.output
     assert not out.exists()
+
+
+# --- choosing the columns (fields=) ------------------------------------------------------------
+
+def test_fields_choose_and_order_the_columns_and_the_full_text_reads_back(client, archive):
+    r = client.get("/export.csv", params={"q": "citigroup", "relevance": "all", "fields": "title,text,evidence"})
+    assert r.status_code == 200
+    rows = csv_rows(r.text)
+    assert list(rows[0].keys()) == ["title", "text", "evidence"]
+    by_title = {a.title: a for a in sa.ARTICLES}
+    fb = next(row for row in rows if row["title"] == sa.BY_KEY["fb-banks"].title)
+    assert fb["text"] == sa.BY_KEY["fb-banks"].text and "\n" in fb["text"]    # paragraphs kept, quoted by csv
+    assert fb["evidence"] == sa.evidence_of(sa.BY_KEY["fb-banks"])
+    assert all(row["text"] == by_title[row["title"]].text for row in rows if not row["title"].startswith("'"))
+    # repeated fields= work too, in the order given
+    again = csv_rows(client.get("/export.csv", params=[("q", "citigroup"), ("relevance", "all"), ("fields", "text"),
+                                                        ("fields", "title")]).text)
+    assert list(again[0].keys()) == ["text", "title"] and len(again) == len(rows)
+
+
+def test_every_field_is_exported_and_absent_values_are_empty(client, archive):
+    r = client.get("/export.csv", params={"q": "title:report", "fields": ",".join(export.EXPORT_FIELDS)})
+    (row,) = csv_rows(r.text)
+    a = sa.BY_KEY["fb-banks-wire"]
+    assert list(row.keys()) == list(export.EXPORT_FIELDS)
+    assert row["id"] == archive["fb-banks-wire"] and row["domain"] == "wire-en.test" and row["version"] == "1"
+    assert row["word_count"] == str(len(a.text.split())) and row["text"] == a.text
+    assert row["entity_ids"] == "fb; jpm; citi" and row["entities"] == "Facebook; JPMorgan Chase; Citigroup"
+    assert row["canonical_url"] == a.url and row["crawled_at"].startswith("2024-07-01")
+    assert row["found_via"] == "" and row["site_name"] == ""        # not recorded for this article
+
+
+def test_found_via_is_read_from_the_document_as_it_is_stored():
+    bands = RelevanceBands(0.5, 0.3)
+    found_via = export.BY_NAME["found_via"]
+    assert found_via.cell({"found_via": "news-search"}, bands) == "news-search"
+    assert found_via.cell({"found_via": ["feed", "sitemap"]}, bands) == "feed; sitemap"
+    assert found_via.value({"found_via": ["feed", "sitemap"]}, bands) == ["feed", "sitemap"]
+    assert found_via.cell({}, bands) == "" and found_via.value({}, bands) == []
+
+
+def test_json_lines_hold_the_chosen_fields_with_their_types(client, archive):
+    lines = client.get("/export.jsonl", params={"q": "title:report", "fields": "id,word_count,entity_ids,text"})
+    (obj,) = [json.loads(line) for line in lines.text.splitlines()]
+    assert list(obj) == ["id", "word_count", "entity_ids", "text"]
+    assert obj["id"] == archive["fb-banks-wire"] and obj["entity_ids"] == ["fb", "jpm", "citi"]
+    assert obj["word_count"] == len(sa.BY_KEY["fb-banks-wire"].text.split())
+    default = json.loads(client.get("/export.jsonl", params={"q": "title:report"}).text.splitlines()[0])
+    assert list(default) == ["id", *export.COLUMNS]                     # unchanged without fields=
+
+
+@pytest.mark.parametrize("path", ["/export.csv", "/export.jsonl"])
+def test_an_unknown_field_is_a_400_that_lists_the_fields(client, path):
+    r = client.get(path, params={"fields": "title,txt"})
+    assert r.status_code == 400
+    message = r.json()["error"]["message"] if path.endswith("jsonl") else html.unescape(r.text)
+    assert "Unknown export field 'txt' (did you mean text?): the fields are published_at, title," in message
+    assert "found_via" in message and "word_count" in message
+
+
+def test_only_the_stored_fields_the_columns_need_are_read():
+    assert export.reads(["title", "evidence"]) == ["id", "title", "relevance_evidence"]
+    assert "text" in export.reads(["snippet"]) and "text" not in export.reads(export.COLUMNS[:5])
+
+
+def test_cli_export_with_fields_writes_the_same_rows(client, tmp_path):
+    out = tmp_path / "texts.csv"
+    res = CliRunner().invoke(cli, ["export", "citigroup", "--all", "--fields", "title,text,evidence", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    web = client.get("/export.csv", params={"q": "citigroup", "relevance": "all", "fields": "title,text,evidence"})
+    with open(out, encoding="utf-8", newline="") as fh:
+        assert fh.read() == web.text
+    bad = CliRunner().invoke(cli, ["export", "--fields", "titel"])
+    assert bad.exit_code == 2 and "did you mean title?" in bad.output
+
+
+def test_the_attention_series_as_csv(client, archive):
+    r = client.get("/histogram.csv", params=[("q", "citigroup"), ("compare", "amazon"), ("relevance", "all")])
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["interval_start", "interval_end", "all_archived", "citigroup: articles", "citigroup: share",
+                       "amazon: articles", "amazon: share"]
+    api = client.get("/api/histogram", params=[("q", "citigroup"), ("compare", "amazon"), ("relevance", "all")]).json()
+    assert [int(r[3]) for r in rows[1:]] == api["series"][0]["counts"]
+    assert [int(r[5]) for r in rows[1:]] == api["series"][1]["counts"]
+    assert sum(int(r[2]) for r in rows[1:]) == sum(b["archived"] for b in api["buckets"])

@@ -61,7 +61,9 @@ def test_parentheses_group():
     ("facebook AND OR bank", "put a word between them"),
     ("NOT", "needs a word after it"),
     ("colour:red", "Unknown field 'colour'"),
-    ("*", "has no letters"),
+    ("title:*", "has no letters"),
+    ("https:// bank", "starts an address with no host after it: paste the whole URL"),
+    ("site:/", "site: at position 1 needs a domain"),
     ("fa*ce", "only allowed at the end"),
     ("()", "Empty parentheses"),
     ('""', "Empty quotes"),
@@ -70,6 +72,100 @@ def test_malformed_queries_get_a_helpful_message(q, says):
     with pytest.raises(QuerySyntaxError) as err:
         parse_query(q)
     assert says in str(err.value)
+
+
+@pytest.mark.parametrize("q, says", [
+    # a near miss names the field that was meant, then every field
+    ("titel:chase", "Unknown field 'titel' at position 1: did you mean title:? The fields are title:, source:, "
+                    "author:, lang:, entity:, site:, url:"),
+    ("bank sorce:news-en", "Unknown field 'sorce' at position 6: did you mean source:?"),
+    ("lnag:pl", "did you mean lang:?"),
+    ("athor:smith", "did you mean author:?"),
+    ("entitiy:jpm", "did you mean entity:?"),
+    ("stie:bankier.pl", "did you mean site:?"),
+    # nothing near: the list of fields, and how to search the words instead
+    ("colour:red", "Unknown field 'colour' at position 1: the fields are title:, source:, author:, lang:, entity:, "
+                   'site:, url:; to search for the words, put them in quotes ("colour:red").'),
+    ("x:1", "the fields are title:"),
+])
+def test_an_unknown_field_says_which_fields_exist_and_suggests_the_near_miss(q, says):
+    with pytest.raises(QuerySyntaxError) as err:
+        parse_query(q)
+    assert says in str(err.value)
+    if "did you mean" not in says and "x:1" not in q:
+        assert "did you mean" not in str(err.value)
+
+
+@pytest.mark.parametrize("q, url", [
+    ("https://www.example.com/2018/08/story/", "https://www.example.com/2018/08/story/"),
+    ("http://news-en.test/fb-banks", "http://news-en.test/fb-banks"),
+    ("www.bankier.pl/wiadomosc/x.html", "www.bankier.pl/wiadomosc/x.html"),
+    ("https://example.com/a?b=1&c=2#top", "https://example.com/a?b=1&c=2#top"),
+    ("url:https://example.com/x", "https://example.com/x"),
+    ("https://example.com/wiki/Bank_(finance)", "https://example.com/wiki/Bank_(finance)"),
+    ("https://example.com/x.", "https://example.com/x"),             # the full stop of a sentence
+])
+def test_a_pasted_url_is_one_term_that_looks_for_the_address(q, url):
+    assert parse_query(q) == Term(url, "url")
+
+
+def test_a_url_stays_one_term_among_other_words_and_brackets():
+    assert parse_query("(https://example.com/a OR https://example.com/b) bank") == And((
+        Or((Term("https://example.com/a", "url"), Term("https://example.com/b", "url"))), Term("bank")))
+    assert parse_query("see https://example.com/a, then bank") == And((
+        Term("see"), Term("https://example.com/a", "url"), Term("then"), Term("bank")))
+    assert parse_query("url:https://example.com/2018/*") == Term("https://example.com/2018/", "url", prefix=True)
+
+
+def test_a_star_alone_means_every_article():
+    assert parse_query("*") == MatchAll()
+    assert parse_query("**") == MatchAll()
+    assert parse_query("* -google") == And((MatchAll(), Not(Term("google"))))
+
+
+@pytest.mark.parametrize("q, host", [
+    ("site:bankier.pl", "bankier.pl"),
+    ("site:WWW.Bankier.PL", "www.bankier.pl"),
+    ("site:https://www.bankier.pl/wiadomosci/", "www.bankier.pl"),
+    ('site:"bankier.pl"', "bankier.pl"),
+    ("domain:bankier.pl", "bankier.pl"),
+])
+def test_site_names_a_domain_however_it_is_written(q, host):
+    assert parse_query(q) == Term(host, "site", phrase=q.startswith('site:"'))
+
+
+def test_site_includes_subdomains_and_urls_match_every_spelling_in_both_fields():
+    site = build_query(SearchParams(q="site:bankier.pl", relevance="all"), bands=BANDS)
+    assert {"term": {"domain": {"value": "bankier.pl", "case_insensitive": True}}} in site["bool"]["should"]
+    assert {"wildcard": {"domain": {"value": "*.bankier.pl", "case_insensitive": True}}} in site["bool"]["should"]
+    url = build_query(SearchParams(q="https://www.example.com/2018/08/story/", relevance="all"), bands=BANDS)
+    terms = {f: set(c["terms"][f]) for c in url["bool"]["should"] if "terms" in c for f in c["terms"] if f != "boost"}
+    assert terms.keys() == {"url", "canonical_url"}
+    for field in terms:
+        assert {"https://www.example.com/2018/08/story/", "https://www.example.com/2018/08/story",
+                "http://www.example.com/2018/08/story"} <= terms[field]
+    assert {"match_phrase": {"text": "https://www.example.com/2018/08/story/"}} in url["bool"]["should"]
+
+
+def test_url_spellings_cover_scheme_slash_case_fragment_and_tracking():
+    from indexer.query.urls import url_variants
+    got = set(url_variants("HTTP://Example.COM/a/?utm_source=feed&b=2&a=1#comments"))
+    assert {"https://example.com/a?b=2&a=1", "http://example.com/a/?b=2&a=1", "https://example.com/a?a=1&b=2"} <= got
+    assert "https://example.com/a" in url_variants("https://example.com/a/?utm_source=feed&fbclid=1")
+    assert "https://example.com/" in url_variants("example.com") and "https://example.com" in url_variants("example.com")
+
+
+def test_compared_queries_are_checked_and_share_the_filters():
+    p = request_from_params([("q", "facebook"), ("compare", "google, amazon"), ("compare", "apple"),
+                             ("lang", "en")])
+    assert p.compare == ("google, amazon", "apple")          # commas belong to a query: only repeats make two
+    assert [(c.q, c.langs, c.compare) for c in p.compared] == [
+        ("facebook", ("en",), ("google, amazon", "apple")), ("google, amazon", ("en",), ()), ("apple", ("en",), ())]
+    assert request_from_params(p.to_url()) == p
+    with pytest.raises(QueryError, match="At most 3 queries can be compared"):
+        request_from_params([("compare", q) for q in "abcd"])
+    with pytest.raises(QueryError, match=r"In the compared query '\(x': The '\(' at position 1 is never closed"):
+        request_from_params([("compare", "(x")])
 
 
 def test_request_from_url_parameters_round_trips():
@@ -125,7 +221,7 @@ def test_older_callers_naming_relevant_only_get_the_band_they_meant():
 @pytest.mark.parametrize("params, says", [
     ([("size", "1000")], "Page size must be between 1 and 100"),
     ([("page", "0")], "Page numbers start at 1"),
-    ([("page", "9999")], "use the export"),
+    ([("page", "9999")], "narrow the query (a date range, a source, an entity) or use the export"),
     ([("sort", "random")], "Unknown sort"),
     ([("from", "2024-05-01"), ("to", "2024-01-01")], "date range is empty"),
     ([("relevance", "maybe")], "Unknown relevance 'maybe': use one of relevant, possible, all"),

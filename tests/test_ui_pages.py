@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 from datetime import datetime, timezone
 
@@ -19,9 +20,9 @@ def test_search_page_shows_hits_facets_chart_and_exports(client, archive):
     assert f'href="/articles/{archive["fb-pl"]}"' in page
     assert "<mark>Facebook</mark>" in page
     assert 'data-facet="entity"' in page and "JPMorgan Chase" in page
-    assert "<svg" in page and "matching of" in page
+    assert 'id="chart-data"' in page and "The numbers as a table" in page
     assert 'href="/export.csv?q=facebook"' in page and 'href="/feed.atom?q=facebook"' in page
-    assert "1 similar article" in page and "in 3 stories" in page
+    assert "1 more article of this story" in page and "in 3 stories" in page
     assert "Rendered in" in page and r.headers["X-Render-Time"]
 
 
@@ -101,7 +102,8 @@ def test_entity_pages(client, archive):
     assert 'href="/entities/fb"' in listing and 'data-typeahead="/api/entities"' in listing
     assert 'href="/entities/citi"' in client.get("/entities", params={"prefix": "cit"}).text
     page = client.get("/entities/jpm").text
-    assert "JPMorgan Chase" in page and "<svg" in page
+    assert "JPMorgan Chase" in page and 'id="chart-data"' in page and "mentioning JPMorgan Chase" in page
+    assert "mentions of JPMorgan Chase" in page.split('id="chart-legend"', 1)[1].split("</ul>", 1)[0]
     assert 'href="/entities/citi"' in page                       # co-mentioned
     assert f'href="/articles/{archive["fb-banks-wire"]}"' in page  # latest relevant
     assert client.get("/entities/nobody").status_code == 404
@@ -146,7 +148,7 @@ def test_the_results_page_offers_the_possibly_relevant_for_review(client, archiv
            '<span class="count">2</span>' in facet
     # the relevant ones are listed; the summary points to the borderline ones
     assert '<strong id="total">7</strong> relevant articles' in page
-    assert 'href="/?relevance=possible" id="review-possible"' in page and "2 possibly relevant to review" in page
+    assert 'href="/?relevance=possible" id="review-possible"' in page and "2 possibly relevant articles to review" in page
     assert '<option value="relevant" selected' in page
 
 
@@ -190,7 +192,7 @@ def test_old_links_with_relevant_0_still_show_everything(client, archive):
 def test_an_empty_band_says_where_else_to_look(client, archive):
     page = client.get("/", params={"q": "lumo"}).text
     assert '<strong id="total">0</strong>' in page and "among the relevant ones" in page
-    assert 'id="review-possible"' in page and "1 possibly relevant to review" in page
+    assert 'id="review-possible"' in page and "1 possibly relevant article to review" in page
     page = client.get("/", params={"q": "citigroup", "relevance": "possible"}).text
     assert "No articles match among the possibly relevant ones" in page
     assert 'href="/?q=citigroup&amp;relevance=all"' in page
@@ -207,3 +209,77 @@ def test_the_article_page_names_the_band(client, archive):
 def test_an_unknown_band_is_explained_on_the_page(client):
     r = client.get("/", params={"relevance": "maybe"})
     assert r.status_code == 400 and "Unknown relevance &#39;maybe&#39;: use one of relevant, possible, all" in r.text
+
+
+def chart_data(page: str) -> dict:
+    import json
+    return json.loads(html.unescape(page.split('id="chart-data">', 1)[1].split("</script>", 1)[0]))
+
+
+def test_the_chart_draws_the_api_series_and_lists_them_as_a_table(client, archive):
+    params = [("q", "citigroup"), ("compare", "amazon"), ("relevance", "all")]
+    page = client.get("/", params=params).text
+    api = client.get("/api/histogram", params=params).json()
+    data = chart_data(page)
+    assert data["series"] == api["series"] and data["buckets"] == api["buckets"] and data["unit"] == "week"
+    assert [s["label"] for s in api["series"]] == ["citigroup", "amazon"]
+    assert api["links"]["csv"] == "/histogram.csv?q=citigroup&compare=amazon&relevance=all"
+    table = page.split('class="chart-table"', 1)[1].split("</table>", 1)[0]
+    assert table.count('<th scope="row">') == len(api["buckets"])
+    assert "week of 2023-11-20" in table                      # the first week, as a person reads it
+    # the legend names each query with its total; a compared one can be taken off the chart
+    legend = page.split('id="chart-legend"', 1)[1].split("</ul>", 1)[0]
+    assert "citigroup" in legend and "amazon" in legend and 'href="/?q=citigroup&amp;relevance=all"' in legend
+    # the form adds another query, keeping the search and the queries already compared
+    form = page.split('id="compare-form"', 1)[1].split("</form>", 1)[0]
+    assert '<input type="hidden" name="compare" value="amazon">' in form and 'name="compare" id="compare-q"' in form
+
+
+def test_four_queries_fill_the_chart(client):
+    params = [("q", "a")] + [("compare", q) for q in ("b", "c", "d")]
+    page = client.get("/", params=params).text
+    assert "4 queries are on the chart, the most it shows" in page and 'id="compare-q"' not in page
+    r = client.get("/", params=params + [("compare", "e")])
+    assert r.status_code == 400 and "At most 3 queries can be compared" in r.text
+
+
+def test_the_chart_view_is_in_the_url(client):
+    assert 'value="share" checked' in client.get("/", params={"chart": "share"}).text
+    assert 'value="count" checked' in client.get("/").text
+
+
+def test_the_entity_chart_spans_the_period_chosen(client, archive):
+    page = client.get("/entities/fb", params={"from": "2024-05-01", "to": "2024-05-31"}).text
+    data = chart_data(page)
+    assert data["unit"] == "day" and data["buckets"][0]["start"].startswith("2024-05-01")
+    assert 'href="/?entity=fb&amp;from=2024-05-01&amp;to=2024-05-31&amp;relevance=all"' in page
+    assert 'href="/histogram.csv?entity=fb&amp;from=2024-05-01&amp;to=2024-05-31&amp;relevance=all"' in page
+
+
+def test_paging_past_the_window_says_what_to_do(client):
+    r = client.get("/", params={"q": "bank", "page": "600"})
+    assert r.status_code == 400
+    page = html.unescape(r.text)
+    assert "cannot be paged through" in page and "narrow the query" in page
+    assert 'id="export-all-csv" href="/export.csv?q=bank"' in page
+    assert 'id="last-page" href="/?q=bank&page=500"' in page
+
+
+def test_the_column_picker_lists_every_export_field_with_the_defaults_ticked(client):
+    from indexer import export
+    page = client.get("/", params={"q": "bank"}).text
+    picker = page.split('id="columns-form"', 1)[1].split("</form>", 1)[0]
+    assert [v.split('"', 1)[0] for v in picker.split('name="fields" value="')[1:]] == list(export.EXPORT_FIELDS)
+    assert picker.count("checked") == len(export.COLUMNS)
+    assert '<input type="hidden" name="q" value="bank">' in picker
+
+
+def test_a_url_no_article_has_offers_its_site(client):
+    page = client.get("/", params={"q": "https://www.nowhere.test/2018/08/story/", "relevance": "all"}).text
+    assert 'id="no-such-url"' in page and "site:www.nowhere.test" in page
+
+
+def test_result_counts_name_articles_and_stories(client):
+    page = client.get("/", params={"q": "citigroup"}).text
+    assert '<strong id="total">4</strong> relevant articles' in page and "in 3 stories" in page
+    assert "Export all 4 articles" in page and "(20 stories a page)" in page

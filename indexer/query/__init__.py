@@ -5,6 +5,7 @@ Atom feed, the CSV/JSON Lines export, the alerts and ``dealwatch search|export``
 words with the same filters give the same articles everywhere. One module per job:
 
 - :mod:`~indexer.query.language`: the query language (text → AST; pure Python),
+- :mod:`~indexer.query.urls`: the spellings a pasted URL may be stored under (pure),
 - :mod:`~indexer.query.params`: :class:`SearchParams`, the typed parameters every face builds,
 - :mod:`~indexer.query.bands`: the relevance bands (relevant, possibly relevant, not) from the settings,
 - :mod:`~indexer.query.compile`: AST + filters → Elasticsearch bodies (pure functions),
@@ -18,10 +19,12 @@ from indexer.errors import BadQuery
 from indexer.query.bands import BANDS, RelevanceBands
 from indexer.query.compile import HL_POST, HL_PRE
 from indexer.query.language import MAX_QUERY_LENGTH, QUERY_FIELDS, QuerySyntaxError, parse_query
-from indexer.query.params import DEFAULT_SIZE, MAX_RESULT_WINDOW, RELEVANCE, SORTS, SearchParams
-from indexer.query.results import Bucket, FacetValue, Histogram, Hit, SearchResult, entities_of, strip_highlight
+from indexer.query.params import (DEFAULT_SIZE, MAX_COMPARE, MAX_RESULT_WINDOW, RELEVANCE, SORTS, BeyondResultWindow,
+                                  SearchParams)
+from indexer.query.results import (Attention, Bucket, FacetValue, Histogram, Hit, SearchResult, Series, entities_of,
+                                   strip_highlight)
 
 __all__ = ["BadQuery", "BANDS", "RELEVANCE", "RelevanceBands", "HL_POST", "HL_PRE", "MAX_QUERY_LENGTH",
-           "QUERY_FIELDS", "QuerySyntaxError", "parse_query", "DEFAULT_SIZE", "MAX_RESULT_WINDOW", "SORTS",
-           "SearchParams", "Bucket", "FacetValue", "Histogram", "Hit", "SearchResult", "entities_of",
-           "strip_highlight"]
+           "QUERY_FIELDS", "QuerySyntaxError", "parse_query", "DEFAULT_SIZE", "MAX_COMPARE", "MAX_RESULT_WINDOW",
+           "SORTS", "BeyondResultWindow", "SearchParams", "Attention", "Bucket", "FacetValue", "Histogram", "Hit",
+           "SearchResult", "Series", "entities_of", "strip_highlight"]

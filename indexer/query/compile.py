@@ -20,6 +20,7 @@ from indexer.enrich.lemmas import lemma_tokens
 from indexer.query.bands import BANDS, RelevanceBands
 from indexer.query.language import And, MatchAll, Node, Not, Or, QuerySyntaxError, Term, parse_query, query_terms
 from indexer.query.params import SearchParams
+from indexer.query.urls import url_prefixes, url_variants
 
 # Highlight sentinels: private-use characters that never occur in crawled text.
 HL_PRE = "\ue000"
@@ -94,7 +95,34 @@ def term_to_es(term: Term) -> dict:
     if term.field == "entity":
         return {"bool": {"should": [_keyword_clause("entity_ids", term), _keyword_clause("entity_names", term)],
                          "minimum_should_match": 1}}
+    if term.field == "site":
+        return site_clause(term)
+    if term.field == "url":
+        return url_clause(term)
     raise QuerySyntaxError(f"Unknown field {term.field!r}.")
+
+
+def site_clause(term: Term) -> dict:
+    """``site:bankier.pl``: the domain itself and every subdomain of it (``www.bankier.pl``)."""
+    host = term.value.lower()
+    if term.prefix:
+        return {"prefix": {"domain": {"value": host, "case_insensitive": True}}}
+    return {"bool": {"should": [{"term": {"domain": {"value": host, "case_insensitive": True}}},
+                                {"wildcard": {"domain": {"value": "*." + host, "case_insensitive": True}}}],
+                     "minimum_should_match": 1}}
+
+
+def url_clause(term: Term) -> dict:
+    """A pasted URL: the article stored under it (``url`` or ``canonical_url``, in any of the spellings of
+    :func:`~indexer.query.urls.url_variants`), or else the articles whose text quotes the address."""
+    if term.prefix:
+        return {"bool": {"should": [{"prefix": {f: p}} for p in url_prefixes(term.value)
+                                    for f in ("url", "canonical_url")], "minimum_should_match": 1}}
+    variants = url_variants(term.value)
+    return {"bool": {"should": [{"terms": {"url": variants, "boost": 10.0}},
+                                {"terms": {"canonical_url": variants, "boost": 10.0}},
+                                {"match_phrase": {"text": term.value}}],
+                     "minimum_should_match": 1}}
 
 
 def ast_to_es(node: Node) -> dict:

@@ -1,13 +1,14 @@
 """Running searches: the compiled bodies sent to Elasticsearch, the answers turned into plain results.
 
 :func:`search` (one results page with facets and near-duplicates collapsed), :func:`count`,
-:func:`histogram` (matches over time beside all archived articles) and :func:`scan` (every match,
+:func:`attention` (matches over time of one or more queries beside all archived articles; :func:`histogram`
+for one) and :func:`scan` (every match,
 for exports and alerts). Called by :class:`indexer.archive.Archive`, which translates errors.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Iterator
 
 from elasticsearch import Elasticsearch
@@ -19,7 +20,7 @@ from indexer.query.bands import BANDS, RelevanceBands
 from indexer.query.compile import FACETS, build_query, search_body
 from indexer.query.labels import entity_labels
 from indexer.query.params import SearchParams
-from indexer.query.results import Bucket, FacetValue, Hit, Histogram, SearchResult, entities_of
+from indexer.query.results import Attention, FacetValue, Hit, Histogram, SearchResult, Series, entities_of
 
 
 def _as_list(value: Any) -> list:
@@ -133,28 +134,76 @@ def _interval_for(span: timedelta) -> str:
     return "month" if span <= timedelta(days=10 * 366) else "year"
 
 
-def histogram(es: Elasticsearch, settings: Settings, params: SearchParams) -> Histogram:
-    """Matches per interval with the number of all archived articles in the same interval.
+def _next_start(start: datetime, interval: str) -> datetime:
+    """Where the calendar interval beginning at ``start`` ends."""
+    if interval == "hour":
+        return start + timedelta(hours=1)
+    if interval == "day":
+        return start + timedelta(days=1)
+    if interval == "week":
+        return start + timedelta(days=7)
+    if interval == "month":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start.replace(year=start.year + 1)
 
-    The interval (hour/day/week/month/year) follows the span of the matches' dates.
+
+def _span(es: Elasticsearch, settings: Settings, params: SearchParams,
+          queries: list[dict]) -> tuple[datetime, datetime] | None:
+    """The chart's time span: the chosen date range where given, else from the first to the last match
+    of any of the queries."""
+    lo = datetime.combine(params.date_from, time.min, tzinfo=timezone.utc) if params.date_from else None
+    hi = (datetime.combine(params.date_to, time.min, tzinfo=timezone.utc) + timedelta(days=1) - timedelta(
+        milliseconds=1)) if params.date_to else None
+    if lo is None or hi is None:
+        stats = es.search(index=settings.articles_alias, size=0, aggs={
+            f"s{i}": {"filter": q, "aggs": {"first": {"min": {"field": "published_at"}},
+                                            "last": {"max": {"field": "published_at"}}}}
+            for i, q in enumerate(queries)})["aggregations"]
+        firsts = [d for a in stats.values() if (d := parse_datetime(a["first"].get("value")))]
+        lasts = [d for a in stats.values() if (d := parse_datetime(a["last"].get("value")))]
+        if not firsts:
+            return None
+        lo = lo or min(firsts)
+        hi = hi or max(lasts)
+    return (lo, hi) if lo <= hi else None
+
+
+def attention(es: Elasticsearch, settings: Settings, params: SearchParams) -> Attention:
+    """Matches per interval of the search and of each query it is compared with (:attr:`SearchParams.compare`,
+    same filters), beside the number of all archived articles in the same intervals.
+
+    The span is the chosen date range, else the first to the last match of any query; the interval
+    (hour/day/week/month/year) follows its length. Two requests whatever the number of queries.
     """
-    query = build_query(params, bands=RelevanceBands.from_settings(settings))
-    stats = es.search(index=settings.articles_alias, size=0, query=query,
-                      aggs={"first": {"min": {"field": "published_at"}}, "last": {"max": {"field": "published_at"}}})
-    a = stats["aggregations"]
-    first, last = parse_datetime(a["first"].get("value")), parse_datetime(a["last"].get("value"))
-    if first is None or last is None:
-        return Histogram("day", [])
-    interval = _interval_for(last - first)
+    bands = RelevanceBands.from_settings(settings)
+    searches = params.compared
+    queries = [build_query(p, bands=bands) for p in searches]
+    span = _span(es, settings, params, queries)
+    if span is None:
+        return Attention("day", [], [], [], [Series(p.q, [], 0) for p in searches])
+    lo, hi = span
+    interval = _interval_for(hi - lo)
     resp = es.search(index=settings.articles_alias, size=0,
-                     query={"range": {"published_at": {"gte": first.isoformat(), "lte": last.isoformat()}}},
+                     query={"range": {"published_at": {"gte": lo.isoformat(), "lte": hi.isoformat()}}},
                      aggs={"over_time": {
                          "date_histogram": {"field": "published_at", "calendar_interval": interval,
-                                            "min_doc_count": 0},
-                         "aggs": {"matches": {"filter": query}}}})
-    buckets = [Bucket(parse_datetime(b["key"]), b["matches"]["doc_count"], b["doc_count"])
-               for b in resp["aggregations"]["over_time"]["buckets"]]
-    return Histogram(interval, buckets)
+                                            "min_doc_count": 0, "time_zone": "UTC",
+                                            "extended_bounds": {"min": lo.isoformat(), "max": hi.isoformat()}},
+                         "aggs": {f"s{i}": {"filter": q} for i, q in enumerate(queries)}}})
+    buckets = resp["aggregations"]["over_time"]["buckets"]
+    starts = [parse_datetime(b["key"]) for b in buckets]
+    ends = [*starts[1:], _next_start(starts[-1], interval)] if starts else []
+    series = []
+    for i, p in enumerate(searches):
+        counts = [b[f"s{i}"]["doc_count"] for b in buckets]
+        series.append(Series(p.q, counts, sum(counts)))
+    return Attention(interval, starts, ends, [b["doc_count"] for b in buckets], series)
+
+
+def histogram(es: Elasticsearch, settings: Settings, params: SearchParams) -> Histogram:
+    """Matches per interval with the number of all archived articles in the same interval (the
+    search alone: :func:`attention` of it without the compared queries)."""
+    return attention(es, settings, params.model_copy(update={"compare": ()})).histogram(0)
 
 
 # ---------------------------------------------------------------------------------------

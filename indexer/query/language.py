@@ -8,6 +8,9 @@ Syntax::
     "card transactions"      a phrase
     bank*                    a prefix
     title:chase  source:demo-news  author:smith  lang:pl  entity:facebook
+    site:bankier.pl          within a source's domain (its subdomains included)
+    https://www.example.com/2018/08/story/     a pasted URL: that article (url: says it explicitly)
+    *                        every article
     (facebook OR meta) AND (chase OR citigroup)
 
 Malformed input raises :class:`QuerySyntaxError` (a :class:`~indexer.errors.BadQuery`) with a
@@ -20,11 +23,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Union
+from urllib.parse import urlsplit
+
+from rapidfuzz import fuzz, process
 
 from indexer.errors import BadQuery
 
 MAX_QUERY_LENGTH = 2_000
-QUERY_FIELDS = ("title", "source", "author", "lang", "entity")
+QUERY_FIELDS = ("title", "source", "author", "lang", "entity", "site", "url")
 
 
 class QuerySyntaxError(BadQuery):
@@ -66,14 +72,66 @@ Node = Union[Term, Not, And, Or, MatchAll]
 
 @dataclass(frozen=True)
 class _Tok:
-    kind: str      # TERM, AND, OR, NOT, LPAREN, RPAREN
+    kind: str      # TERM, ALL (a * alone), AND, OR, NOT, LPAREN, RPAREN
     pos: int
     term: Term | None = None
     text: str = ""
 
 
 _FIELD_RE = re.compile(r"([A-Za-z_]+):")
-_FIELD_ALIASES = {"authors": "author", "language": "lang", "entities": "entity", "src": "source"}
+_FIELD_ALIASES = {"authors": "author", "language": "lang", "entities": "entity", "src": "source",
+                  "domain": "site", "inurl": "url"}
+# a pasted address: http(s)://… or www.… up to the next space or quote
+_URL_RE = re.compile(r"(?:https?://|www\.)[^\s\"]+", re.IGNORECASE)
+_URL_TAIL = ".,;:!?'"          # sentence punctuation pasted with a URL, not part of it
+
+
+def _url_at(q: str, i: int) -> tuple[str, int] | None:
+    """The URL starting at position ``i`` and where to go on reading: trailing punctuation is read
+    but not part of the URL, an unbalanced ``)`` is left to close a bracket."""
+    m = _URL_RE.match(q, i)
+    if not m:
+        return None
+    url, end = m.group(0), m.end()
+    while url and (url[-1] in _URL_TAIL or (url[-1] == ")" and url.count(")") > url.count("("))):
+        if url[-1] == ")":
+            end = i + len(url) - 1
+        url = url[:-1]
+    if len(url) <= len("https://") and not url.lower().startswith("www."):
+        return None
+    return url, end
+
+
+def _site(value: str) -> str:
+    """What ``site:`` searches in: the host name, however the domain was written (a URL, a port, a path)."""
+    value = value.strip().lower()
+    try:
+        host = urlsplit(value if "//" in value else "//" + value).hostname or ""
+    except ValueError:  # an unclosed [ of an IPv6 address
+        return ""
+    return host.strip(".")
+
+
+def _url_term(url: str) -> Term:
+    """A URL as a term; a trailing * asks for every address that starts with it."""
+    return Term(url.rstrip("*"), "url", prefix=url.endswith("*"))
+
+
+def field_suggestion(name: str) -> str | None:
+    """The field a misspelt field name most likely meant (``titel`` → ``title``), or None."""
+    names = [*QUERY_FIELDS, *_FIELD_ALIASES]
+    best = process.extractOne(name.lower(), names, scorer=fuzz.ratio, score_cutoff=70)
+    return _FIELD_ALIASES.get(best[0], best[0]) if best else None
+
+
+def _unknown_field(name: str, start: int, value: str) -> QuerySyntaxError:
+    fields = ", ".join(f + ":" for f in QUERY_FIELDS)
+    near = field_suggestion(name)
+    if near:
+        return QuerySyntaxError(f"Unknown field {name!r} at position {start + 1}: did you mean {near}:? "
+                                f"The fields are {fields}", start)
+    return QuerySyntaxError(f"Unknown field {name!r} at position {start + 1}: the fields are {fields}; "
+                            f'to search for the words, put them in quotes ("{name}:{value}").', start)
 
 
 def _tokenize(q: str) -> list[_Tok]:
@@ -98,21 +156,33 @@ def _tokenize(q: str) -> list[_Tok]:
             continue
         start = i
         fld: str | None = None
+        if found := _url_at(q, i):  # a pasted address is one term, not a field "https" and some words
+            toks.append(_Tok("TERM", start, _url_term(found[0])))
+            i = found[1]
+            continue
         m = _FIELD_RE.match(q, i)
         if m and m.end() < n and not q[m.end()].isspace() and q[m.end()] not in "()":
             name = m.group(1).lower()
             name = _FIELD_ALIASES.get(name, name)
+            if name in ("http", "https", "ftp"):
+                raise QuerySyntaxError(f"{q[start:m.end()]} at position {start + 1} starts an address with no "
+                                       "host after it: paste the whole URL.", start)
             if name not in QUERY_FIELDS:
-                raise QuerySyntaxError(
-                    f"Unknown field {m.group(1)!r} at position {start + 1}: search in one of "
-                    f"{', '.join(f + ':' for f in QUERY_FIELDS)} or put the words in quotes.", start)
+                value = re.match(r'"[^"]*"?|[^\s()]*', q[m.end():]).group(0)
+                raise _unknown_field(m.group(1), start, value)
             fld = name
             i = m.end()
+            if fld == "url" and (found := _url_at(q, i)):
+                toks.append(_Tok("TERM", start, _url_term(found[0])))
+                i = found[1]
+                continue
         if i < n and q[i] == '"':
             end = q.find('"', i + 1)
             if end < 0:
                 raise QuerySyntaxError(f'The quote opened at position {i + 1} is never closed: add a closing ".', i)
             phrase = " ".join(q[i + 1:end].split())
+            if fld == "site":
+                phrase = _site(phrase)
             if not phrase:
                 raise QuerySyntaxError(f'Empty quotes at position {i + 1}: put words between them.', i)
             toks.append(_Tok("TERM", start, Term(phrase, fld, phrase=True)))
@@ -132,11 +202,20 @@ def _tokenize(q: str) -> list[_Tok]:
         if fld is None and word == "NOT":
             toks.append(_Tok("NOT", start, text=word))
             continue
+        if fld is None and word and not word.strip("*"):
+            toks.append(_Tok("ALL", start, text=word))   # * alone: every article
+            continue
+        if fld == "site":
+            host = _site(word.rstrip("*"))
+            if not host:
+                raise QuerySyntaxError(f"site: at position {start + 1} needs a domain, e.g. site:bankier.pl.", start)
+            toks.append(_Tok("TERM", start, Term(host, "site", prefix=word.endswith("*"))))
+            continue
         prefix = word.endswith("*")
         core = word.rstrip("*")
         if not core.strip("*?"):
-            raise QuerySyntaxError(f"{word!r} at position {start + 1} has no letters: a prefix needs at least "
-                                   "one character before the *.", start)
+            raise QuerySyntaxError(f"{q[start:j]!r} at position {start + 1} has no letters: a prefix needs at "
+                                   "least one character before the * (a * alone means every article).", start)
         if "*" in core:
             raise QuerySyntaxError(f"{word!r} at position {start + 1}: * is only allowed at the end of a word "
                                    "(prefix search).", start)
@@ -185,7 +264,7 @@ class _Parser:
 
     def parse_and(self) -> Node:
         children = [self.parse_unary()]
-        while (t := self.peek()) is not None and t.kind in ("AND", "NOT", "TERM", "LPAREN"):
+        while (t := self.peek()) is not None and t.kind in ("AND", "NOT", "TERM", "ALL", "LPAREN"):
             if t.kind == "AND":
                 self.take()
                 self._need_operand(t)
@@ -221,6 +300,9 @@ class _Parser:
             self.take()
             assert t.term is not None
             return t.term
+        if t.kind == "ALL":
+            self.take()
+            return MatchAll()
         if t.kind == "RPAREN":
             raise QuerySyntaxError(f"Unmatched ')' at position {t.pos + 1}: remove it or add a '(' before it.", t.pos)
         # AND / OR where a word should be

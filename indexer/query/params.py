@@ -18,9 +18,10 @@ from pydantic_core import PydanticCustomError
 
 from dealwatch.dates import parse_day
 from indexer.errors import BadQuery
-from indexer.query.language import MAX_QUERY_LENGTH, parse_query
+from indexer.query.language import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 
 MAX_RESULT_WINDOW = 10_000         # from + size beyond this: use the export
+MAX_COMPARE = 3                    # queries compared with the search on its attention chart (4 lines in all)
 SORTS = ("relevance", "newest")
 RELEVANCE = ("relevant", "possible", "all")   # the bands shown (see indexer.query.bands)
 DEFAULT_SIZE = 20
@@ -29,6 +30,14 @@ _LIST_FIELDS = ("entities", "entity_types", "sources", "langs")
 
 def _bad(message: str) -> PydanticCustomError:
     return PydanticCustomError("bad_search_parameter", message)
+
+
+class BeyondResultWindow(BadQuery):
+    """A page past the first :data:`MAX_RESULT_WINDOW` matches: what to do instead is export or narrow."""
+
+    def __init__(self, message: str, last_page: int):
+        super().__init__(message)
+        self.last_page = last_page
 
 
 class SearchParams(BaseModel):
@@ -48,6 +57,8 @@ class SearchParams(BaseModel):
         "relevant", description="relevant: articles about the story (default); possible: the possibly relevant "
                                 "ones, scored just below the threshold, to review; all: every article. "
                                 "The older relevant=1 / relevant=0 still work and mean relevant / all.")
+    compare: tuple[str, ...] = Field((), description=f"Another query to draw on the attention chart beside q, "
+                                                       f"under the same filters; repeat, at most {MAX_COMPARE}")
     sort: str = Field("", description="relevance | newest (default: relevance with a query, newest without)")
     page: int = Field(1, description="Results page, from 1")
     size: int = Field(DEFAULT_SIZE, description="Hits per page (at most the ui_max_page_size setting)")
@@ -71,6 +82,15 @@ class SearchParams(BaseModel):
     def _query_text(cls, value: Any) -> str:
         value = _last(value)
         return str(value or "").strip()
+
+    @field_validator("compare", mode="before")
+    @classmethod
+    def _queries(cls, value: Any) -> tuple[str, ...]:
+        """Queries hold commas: only repeated parameters make several (empty ones are left out)."""
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else list(value)
+        return tuple(dict.fromkeys(q for q in (str(i).strip() for i in items) if q))
 
     @field_validator(*_LIST_FIELDS, mode="before")
     @classmethod
@@ -139,6 +159,16 @@ class SearchParams(BaseModel):
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise _bad(f"The date range is empty: from {self.date_from} is after to {self.date_to}.")
         parse_query(self.q)  # a QuerySyntaxError says where the query is malformed
+        if len(self.compare) > MAX_COMPARE:
+            raise _bad(f"At most {MAX_COMPARE} queries can be compared with the search ({MAX_COMPARE + 1} on one "
+                       f"chart); {len(self.compare)} were given.")
+        for other in self.compare:
+            if len(other) > MAX_QUERY_LENGTH:
+                raise _bad(f"A compared query is {len(other)} characters long; the limit is {MAX_QUERY_LENGTH}.")
+            try:
+                parse_query(other)
+            except QuerySyntaxError as exc:
+                raise _bad(f"In the compared query {other!r}: {exc}") from None
         return self
 
     # --- construction ------------------------------------------------------------------
@@ -183,9 +213,17 @@ class SearchParams(BaseModel):
         if self.size > max_page_size:
             raise BadQuery(f"Page size must be between 1 and {max_page_size} (got {self.size}).")
         if self.offset + self.size > MAX_RESULT_WINDOW:
-            raise BadQuery(f"Results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged through; "
-                           "narrow the query or use the export (CSV / JSON Lines), which has no limit.")
+            last = max(1, MAX_RESULT_WINDOW // self.size)
+            raise BeyondResultWindow(
+                f"Results beyond the first {MAX_RESULT_WINDOW:,} cannot be paged through (page {self.page}, at "
+                f"{self.size} per page, would start at match {self.offset + 1:,}); narrow the query (a date range, a source, "
+                "an entity) or use the export (CSV / JSON Lines), which has every match.", last)
         return self
+
+    @property
+    def compared(self) -> list["SearchParams"]:
+        """The searches drawn on the attention chart: this one, then each compared query under the same filters."""
+        return [self, *(self.model_copy(update={"q": other, "compare": ()}) for other in self.compare)]
 
     def to_url(self, **changes: Any) -> list[tuple[str, str]]:
         """URL parameters for this search (with some fields changed): the inverse of :meth:`from_url`."""
@@ -193,6 +231,7 @@ class SearchParams(BaseModel):
         params: list[tuple[str, str]] = []
         if p.q:
             params.append(("q", p.q))
+        params += [("compare", c) for c in p.compare]
         params += [("entity", e) for e in p.entities]
         params += [("type", t) for t in p.entity_types]
         params += [("source", s) for s in p.sources]

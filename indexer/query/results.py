@@ -112,6 +112,62 @@ class Bucket:
 
 
 @dataclass
+class Series:
+    """One query's line on the attention chart."""
+    q: str                          # the query text ('' : every article under the filters)
+    counts: list[int]               # matches per interval
+    total: int                      # matches in the whole span
+
+    @property
+    def label(self) -> str:
+        return self.q or "all articles (no query)"
+
+
+@dataclass
+class Attention:
+    """Matches over time of one or more queries (same filters, same intervals), beside every archived
+    article of each interval: what the attention chart draws and its CSV holds."""
+    interval: str                   # hour | day | week | month | year
+    starts: list[datetime]          # each interval's first instant (UTC)
+    ends: list[datetime]            # each interval's end (exclusive)
+    archived: list[int]             # all archived articles per interval, whatever the query and filters
+    series: list[Series]
+
+    def shares(self, s: Series) -> list[float]:
+        return [c / a if a else 0.0 for c, a in zip(s.counts, self.archived)]
+
+    def histogram(self, i: int = 0) -> "Histogram":
+        """One series as the older histogram shape (bucket: start, count, total)."""
+        counts = self.series[i].counts if self.series else [0] * len(self.starts)
+        return Histogram(self.interval, [Bucket(st, c, a) for st, c, a in zip(self.starts, counts, self.archived)])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "interval": self.interval,
+            "buckets": [{"start": st.isoformat(), "end": en.isoformat(), "archived": a}
+                        for st, en, a in zip(self.starts, self.ends, self.archived)],
+            "series": [{"q": s.q, "label": s.label, "total": s.total, "counts": s.counts,
+                        "shares": [round(x, 6) for x in self.shares(s)]} for s in self.series],
+        }
+
+    def csv_header(self) -> list[str]:
+        cols = ["interval_start", "interval_end", "all_archived"]
+        for s in self.series:
+            cols += [f"{s.label}: articles", f"{s.label}: share"]
+        return cols
+
+    def csv_rows(self) -> list[list[str]]:
+        shares = [self.shares(s) for s in self.series]
+        rows = []
+        for k, (st, en, a) in enumerate(zip(self.starts, self.ends, self.archived)):
+            row = [st.isoformat(), en.isoformat(), str(a)]
+            for s, sh in zip(self.series, shares):
+                row += [str(s.counts[k]), f"{sh[k]:.6f}"]
+            rows.append(row)
+        return rows
+
+
+@dataclass
 class Histogram:
     interval: str                   # hour | day | week | month | year
     buckets: list[Bucket]

@@ -36,3 +36,38 @@
   }
   input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(lookup, 120); });
 })();
+
+// "/" focuses the search box (as on most search sites), unless one is typing somewhere already.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    var t = ev.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+    var box = document.getElementById("q");
+    if (!box) { window.location.assign("/"); return; }   // other pages: to the search page
+    ev.preventDefault();
+    box.focus();
+    box.select();
+  });
+})();
+
+// The export's column picker: the ticked columns, in the list's order; "up" moves a column earlier.
+(function () {
+  "use strict";
+  var list = document.getElementById("column-list");
+  if (!list) return;
+  Array.prototype.forEach.call(list.children, function (li) {
+    var name = li.querySelector("input").value;
+    var up = document.createElement("button");
+    up.type = "button";
+    up.textContent = "↑";
+    up.className = "move-up";
+    up.setAttribute("aria-label", "Move " + name + " one place earlier");
+    up.addEventListener("click", function () {
+      if (li.previousElementSibling) list.insertBefore(li, li.previousElementSibling);
+      up.focus();
+    });
+    li.appendChild(up);
+  });
+})();
