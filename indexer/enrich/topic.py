@@ -29,11 +29,29 @@ class TopicError(ValueError):
 
 
 @dataclass(frozen=True)
+class Near:
+    """Two concepts within ``within`` words of each other in one sentence ("dane ... o transakcjach")."""
+    first: str
+    second: str
+    within: int
+
+
+@dataclass(frozen=True)
 class Concept:
     name: str
     entity_types: frozenset[str]
     entity_ids: frozenset[str]
     phrases: tuple[tuple[str, ...], ...]      # lemma tuples; last item may end with "*"
+    near: tuple[Near, ...] = ()
+    helper: bool = False                      # a building block of ``near``, never a rule's concept
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The story's actor named in the title or the opening: else the article is about something else."""
+    concepts: frozenset[str]
+    lead_sentences: int
+    factor: float
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class Topic:
     max_support: int = 2
     title_bonus: float = 0.1
     title_concepts: int = 2
+    title_concepts_of: frozenset[str] = frozenset({"platform", "finance", "data", "deal", "regulator", "payments"})
+    focus: Focus | None = None
     path: str = ""
     # first lemma -> [(concept index, phrase)], prefix phrases separately
     index: dict = field(default_factory=dict, compare=False, hash=False)
@@ -102,6 +122,8 @@ def parse_topic(data: dict, path: str = "") -> Topic:
     concepts = []
     for name, spec in data["concepts"].items():
         spec = spec or {}
+        if not isinstance(spec, dict):
+            raise TopicError(f"{path}: concept {name}: expected a mapping")
         terms = spec.get("terms") or {}
         if isinstance(terms, list):
             terms = {"any": terms}
@@ -109,14 +131,30 @@ def parse_topic(data: dict, path: str = "") -> Topic:
         for lang, items in terms.items():
             for term in items or []:
                 phrases |= _term_phrases(str(term), None if lang == "any" else str(lang))
+        near = []
+        specs = spec.get("near") or ()
+        for n in [specs] if isinstance(specs, dict) else specs:
+            pair = n.get("concepts") if isinstance(n, dict) else None
+            if not pair or len(pair) != 2:
+                raise TopicError(f"{path}: concept {name}: 'near' needs two concepts, got {n!r}")
+            near.append(Near(str(pair[0]), str(pair[1]), int(n.get("within", 3))))
         concepts.append(Concept(str(name), frozenset(spec.get("entity_types") or ()),
-                                frozenset(spec.get("entity_ids") or ()), tuple(sorted(phrases))))
+                                frozenset(spec.get("entity_ids") or ()), tuple(sorted(phrases)), tuple(near),
+                                bool(spec.get("helper", False))))
     names = {c.name for c in concepts}
+    helpers = {c.name for c in concepts if c.helper}
+    for c in concepts:
+        for n in c.near:
+            if {n.first, n.second} - names:
+                raise TopicError(f"{path}: concept {c.name}: 'near' names unknown concepts "
+                                 f"{sorted({n.first, n.second} - names)}")
     rules = []
     for r in data["rules"]:
         missing = set(r.get("all") or ()) - names
         if missing or not r.get("all"):
             raise TopicError(f"{path}: rule {r} names unknown concepts {sorted(missing)}")
+        if set(r["all"]) & helpers:
+            raise TopicError(f"{path}: rule {r} names helper concepts {sorted(set(r['all']) & helpers)}")
         rules.append(Rule(frozenset(r["all"]), float(r["score"])))
     rules.sort(key=lambda r: -r.score)
     dampers = []
@@ -131,6 +169,15 @@ def parse_topic(data: dict, path: str = "") -> Topic:
         if missing or not r.get("all"):
             raise TopicError(f"{path}: document rule {r} names unknown concepts {sorted(missing)}")
         doc_rules.append(DocumentRule(frozenset(r["all"]), int(r.get("min_sentences", 1)), float(r["score"])))
+    focus = None
+    if data.get("focus"):
+        f = data["focus"]
+        if not isinstance(f, dict) or set(f.get("concepts") or ()) - names or not f.get("concepts"):
+            raise TopicError(f"{path}: focus {f!r} needs known 'concepts'")
+        focus = Focus(frozenset(f["concepts"]), int(f.get("lead_sentences", 3)), float(f.get("factor", 1.0)))
+    title_of = data.get("title_concepts_of")
+    if title_of is not None and set(title_of) - names:
+        raise TopicError(f"{path}: title_concepts_of names unknown concepts {sorted(set(title_of) - names)}")
     index: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
     prefixes: list[tuple[int, tuple[str, ...]]] = []
     for ci, c in enumerate(concepts):
@@ -143,6 +190,7 @@ def parse_topic(data: dict, path: str = "") -> Topic:
                  window=int(data.get("window", 1)), support_min=float(data.get("support_min", 0.45)),
                  support_bonus=float(data.get("support_bonus", 0.1)), max_support=int(data.get("max_support", 2)),
                  title_bonus=float(data.get("title_bonus", 0.1)), title_concepts=int(data.get("title_concepts", 2)),
+                 **({"title_concepts_of": frozenset(title_of)} if title_of is not None else {}), focus=focus,
                  path=path, index=index, prefixes=tuple(prefixes))
 
 
@@ -216,18 +264,41 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
                 if _word_match(ph[0], lemmas[i], words[i]):
                     matches.append((i, 1, ci))
     # a word belongs to its longest term: "bank account" is customer data, not also a bank
+    # (helper concepts - building blocks of "near" - neither take words from the others nor lose them)
+    helper = [c.helper for c in topic.concepts]
     longest = [0] * n
-    for start, length, _ci in matches:
-        for k in range(start, start + length):
-            longest[k] = max(longest[k], length)
     for start, length, ci in matches:
-        if all(longest[k] == length for k in range(start, start + length)):
+        if not helper[ci]:
+            for k in range(start, start + length):
+                longest[k] = max(longest[k], length)
+    kept: dict[int, list[tuple[int, int]]] = {}     # concept -> [(start, end)] of its kept matches
+    for start, length, ci in matches:
+        if helper[ci] or all(longest[k] == length for k in range(start, start + length)):
             present[sentence_of[start]].add(ci)
-    for ent_id, ent_type, s in entity_sentences:
+            kept.setdefault(ci, []).append((start, start + length))
+    for (ent_id, ent_type, s), span in zip(entity_sentences, entity_spans or [None] * len(entity_sentences)):
         for ci, c in enumerate(topic.concepts):
             if ent_type in c.entity_types or ent_id in c.entity_ids:
                 present[s].add(ci)
+                if span is not None:
+                    kept.setdefault(ci, []).append(span)
+    _add_near(topic, present, kept, sentence_of)
     return present
+
+
+def _add_near(topic: Topic, present: list[set[int]], kept: dict[int, list[tuple[int, int]]],
+              sentence_of: list[int]) -> None:
+    """Concepts made of two others close together in one sentence ("payment" + "data" = customer data)."""
+    names = {c.name: ci for ci, c in enumerate(topic.concepts)}
+    for ci, c in enumerate(topic.concepts):
+        for near in c.near:
+            firsts = kept.get(names[near.first], ())
+            seconds = kept.get(names[near.second], ())
+            for a0, a1 in firsts:
+                for b0, b1 in seconds:
+                    gap = max(b0 - a1, a0 - b1)
+                    if gap < near.within and (a0, a1) != (b0, b1) and sentence_of[a0] == sentence_of[b0]:
+                        present[sentence_of[a0]].add(ci)
 
 
 @dataclass
@@ -239,6 +310,9 @@ class Relevance:
 
 def score_relevance(topic: Topic, present: list[set[int]], title_sentences: set[int]) -> Relevance:
     names = [c.name for c in topic.concepts]
+    helper_ids = {ci for ci, c in enumerate(topic.concepts) if c.helper}
+    if helper_ids:
+        present = [p - helper_ids for p in present]
     n = len(present)
     w = topic.window
     window_scores: list[tuple[float, int, frozenset[str]]] = []
@@ -274,7 +348,7 @@ def score_relevance(topic: Topic, present: list[set[int]], title_sentences: set[
     for s in title_sentences:
         if s < n:
             title_concepts |= {names[c] for c in present[s]}
-    if len(title_concepts & {"platform", "finance", "data", "deal", "regulator", "payments"}) >= topic.title_concepts:
+    if len(title_concepts & topic.title_concepts_of) >= topic.title_concepts:
         score += topic.title_bonus
     score = min(1.0, score)
     for d in topic.dampers:
@@ -283,6 +357,12 @@ def score_relevance(topic: Topic, present: list[set[int]], title_sentences: set[
         carrying = sum(1 for p in present if p) or 1
         if hits >= d.min_sentences and hits / carrying >= d.min_share:
             score *= d.factor
+    if topic.focus is not None:
+        opening = set(title_sentences)
+        rest = [k for k in range(n) if k not in title_sentences][:topic.focus.lead_sentences]
+        opening.update(rest)
+        if not any(names[c] in topic.focus.concepts for k in opening if k < n for c in present[k]):
+            score *= topic.focus.factor
     score = max(0.0, min(1.0, score))
     evidence: list[int] = []
     for s in chosen:
