@@ -44,6 +44,7 @@ class Concept:
     phrases: tuple[tuple[str, ...], ...]      # lemma tuples; last item may end with "*"
     near: tuple[Near, ...] = ()
     helper: bool = False                      # a building block of ``near``, never a rule's concept
+    not_inside: frozenset[str] = frozenset()  # an entity mention that is all a term of these does not count
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,17 @@ def parse_topic(data: dict, path: str = "") -> Topic:
     if not isinstance(data, dict) or not isinstance(data.get("concepts"), dict) or not data.get("rules"):
         raise TopicError(f"{path}: expected a mapping with 'concepts' and 'rules'")
     concepts = []
-    for name, spec in data["concepts"].items():
+    raw_concepts = data["concepts"]
+    for name, spec in raw_concepts.items():
         spec = spec or {}
         if not isinstance(spec, dict):
             raise TopicError(f"{path}: concept {name}: expected a mapping")
+        if spec.get("based_on"):
+            # the entity types, ids and terms of another concept, plus this one's own settings
+            base = raw_concepts.get(spec["based_on"])
+            if not isinstance(base, dict) or base.get("based_on"):
+                raise TopicError(f"{path}: concept {name}: based_on {spec['based_on']!r} is not a plain concept")
+            spec = {**base, **{k: v for k, v in spec.items() if k != "based_on"}}
         terms = spec.get("terms") or {}
         if isinstance(terms, list):
             terms = {"any": terms}
@@ -140,10 +148,12 @@ def parse_topic(data: dict, path: str = "") -> Topic:
             near.append(Near(str(pair[0]), str(pair[1]), int(n.get("within", 3))))
         concepts.append(Concept(str(name), frozenset(spec.get("entity_types") or ()),
                                 frozenset(spec.get("entity_ids") or ()), tuple(sorted(phrases)), tuple(near),
-                                bool(spec.get("helper", False))))
+                                bool(spec.get("helper", False)), frozenset(spec.get("not_inside") or ())))
     names = {c.name for c in concepts}
     helpers = {c.name for c in concepts if c.helper}
     for c in concepts:
+        if c.not_inside - names:
+            raise TopicError(f"{path}: concept {c.name}: not_inside names unknown concepts {sorted(c.not_inside - names)}")
         for n in c.near:
             if {n.first, n.second} - names:
                 raise TopicError(f"{path}: concept {c.name}: 'near' names unknown concepts "
@@ -276,9 +286,14 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
         if helper[ci] or all(longest[k] == length for k in range(start, start + length)):
             present[sentence_of[start]].add(ci)
             kept.setdefault(ci, []).append((start, start + length))
+    index_of = {c.name: ci for ci, c in enumerate(topic.concepts)}
     for (ent_id, ent_type, s), span in zip(entity_sentences, entity_spans or [None] * len(entity_sentences)):
         for ci, c in enumerate(topic.concepts):
             if ent_type in c.entity_types or ent_id in c.entity_ids:
+                if c.not_inside and span is not None and any(
+                        m[0] <= span[0] and span[1] <= m[1]
+                        for other in c.not_inside for m in kept.get(index_of[other], ())):
+                    continue   # "Apple Pay" is a wallet: the platform as a way to pay, not as the one acting
                 present[s].add(ci)
                 if span is not None:
                     kept.setdefault(ci, []).append(span)
@@ -297,7 +312,7 @@ def _add_near(topic: Topic, present: list[set[int]], kept: dict[int, list[tuple[
             for a0, a1 in firsts:
                 for b0, b1 in seconds:
                     gap = max(b0 - a1, a0 - b1)
-                    if gap < near.within and (a0, a1) != (b0, b1) and sentence_of[a0] == sentence_of[b0]:
+                    if gap <= near.within and (a0, a1) != (b0, b1) and sentence_of[a0] == sentence_of[b0]:
                         present[sentence_of[a0]].add(ci)
 
 
