@@ -224,3 +224,18 @@ def test_an_article_that_names_the_platform_only_late_is_about_something_else(cf
     late = analyze_text("", " ".join(filler + [passage]), "en", cfg).score
     assert late < early
     assert late > 0   # still a continuous score: such an article can be reviewed below the threshold
+
+
+def test_the_company_stands_for_the_platform_only_where_platforms_are_the_most_named(cfg):
+    tail = " Fees are zero for now. Transfers arrive within seconds. The company will store the transaction history of every user."
+    platform = analyze_text("", "Meta launched payments in WhatsApp on Monday. Instagram gets them next." + tail, "en", cfg)
+    bank = analyze_text("", "HSBC launched a new app on Monday. HSBC customers in Britain get it first. "
+                            "Its cloud runs on Google." + tail, "en", cfg)
+    assert platform.relevant and "actor" in platform.concepts
+    assert platform.evidence[-1].startswith("The company will store")
+    assert not bank.relevant
+
+
+def test_a_platform_leader_acts_for_the_platform(cfg):
+    a = analyze_text("", "Mark Zuckerberg asked Citigroup to share the card transactions of its customers.", "en", cfg)
+    assert a.relevant and "actor" in a.concepts

@@ -34,6 +34,7 @@ class Near:
     first: str
     second: str
     within: int
+    ordered: bool = False     # the first concept's word comes before the second's ("store ... history")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Concept:
     near: tuple[Near, ...] = ()
     helper: bool = False                      # a building block of ``near``, never a rule's concept
     not_inside: frozenset[str] = frozenset()  # an entity mention that is all a term of these does not count
+    anaphora: tuple[tuple[str, ...], ...] = ()  # "the company", "koncern": count when the concept's entity
+                                                # types are the article's most named
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class Topic:
     # first lemma -> [(concept index, phrase)], prefix phrases separately
     index: dict = field(default_factory=dict, compare=False, hash=False)
     prefixes: tuple = field(default=(), compare=False, hash=False)
+    anaphora_index: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 def _term_phrases(term: str, lang: str | None) -> set[tuple[str, ...]]:
@@ -117,6 +121,18 @@ def _term_phrases(term: str, lang: str | None) -> set[tuple[str, ...]]:
     return {p for p in out if p}
 
 
+def _phrases(terms) -> set[tuple[str, ...]]:
+    """Term phrases of a ``terms``-like value: a list, or a mapping language -> list."""
+    terms = terms or {}
+    if isinstance(terms, list):
+        terms = {"any": terms}
+    phrases: set[tuple[str, ...]] = set()
+    for lang, items in terms.items():
+        for term in items or []:
+            phrases |= _term_phrases(str(term), None if lang == "any" else str(lang))
+    return phrases
+
+
 def parse_topic(data: dict, path: str = "") -> Topic:
     if not isinstance(data, dict) or not isinstance(data.get("concepts"), dict) or not data.get("rules"):
         raise TopicError(f"{path}: expected a mapping with 'concepts' and 'rules'")
@@ -132,23 +148,19 @@ def parse_topic(data: dict, path: str = "") -> Topic:
             if not isinstance(base, dict) or base.get("based_on"):
                 raise TopicError(f"{path}: concept {name}: based_on {spec['based_on']!r} is not a plain concept")
             spec = {**base, **{k: v for k, v in spec.items() if k != "based_on"}}
-        terms = spec.get("terms") or {}
-        if isinstance(terms, list):
-            terms = {"any": terms}
-        phrases: set[tuple[str, ...]] = set()
-        for lang, items in terms.items():
-            for term in items or []:
-                phrases |= _term_phrases(str(term), None if lang == "any" else str(lang))
+        phrases = _phrases(spec.get("terms"))
+        anaphora = _phrases(spec.get("anaphora"))
         near = []
         specs = spec.get("near") or ()
         for n in [specs] if isinstance(specs, dict) else specs:
             pair = n.get("concepts") if isinstance(n, dict) else None
             if not pair or len(pair) != 2:
                 raise TopicError(f"{path}: concept {name}: 'near' needs two concepts, got {n!r}")
-            near.append(Near(str(pair[0]), str(pair[1]), int(n.get("within", 3))))
+            near.append(Near(str(pair[0]), str(pair[1]), int(n.get("within", 3)), bool(n.get("ordered", False))))
         concepts.append(Concept(str(name), frozenset(spec.get("entity_types") or ()),
                                 frozenset(spec.get("entity_ids") or ()), tuple(sorted(phrases)), tuple(near),
-                                bool(spec.get("helper", False)), frozenset(spec.get("not_inside") or ())))
+                                bool(spec.get("helper", False)), frozenset(spec.get("not_inside") or ()),
+                                tuple(sorted(anaphora))))
     names = {c.name for c in concepts}
     helpers = {c.name for c in concepts if c.helper}
     for c in concepts:
@@ -196,12 +208,16 @@ def parse_topic(data: dict, path: str = "") -> Topic:
                 prefixes.append((ci, ph))
             else:
                 index.setdefault(ph[0], []).append((ci, ph))
+    anaphora_index: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    for ci, c in enumerate(concepts):
+        for ph in c.anaphora:
+            anaphora_index.setdefault(ph[0], []).append((ci, ph))
     return Topic(tuple(concepts), tuple(rules), tuple(dampers), tuple(doc_rules),
                  window=int(data.get("window", 1)), support_min=float(data.get("support_min", 0.45)),
                  support_bonus=float(data.get("support_bonus", 0.1)), max_support=int(data.get("max_support", 2)),
                  title_bonus=float(data.get("title_bonus", 0.1)), title_concepts=int(data.get("title_concepts", 2)),
                  **({"title_concepts_of": frozenset(title_of)} if title_of is not None else {}), focus=focus,
-                 path=path, index=index, prefixes=tuple(prefixes))
+                 path=path, index=index, prefixes=tuple(prefixes), anaphora_index=anaphora_index)
 
 
 @lru_cache(maxsize=8)
@@ -273,6 +289,23 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
             for ci, ph in topic.prefixes:
                 if _word_match(ph[0], lemmas[i], words[i]):
                     matches.append((i, 1, ci))
+    if topic.anaphora_index and entity_sentences:
+        # "the company", "koncern" stand for the platform in an article whose most named entities are platforms
+        by_type: dict[str, int] = {}
+        for _id, ent_type, _s in entity_sentences:
+            by_type[ent_type] = by_type.get(ent_type, 0) + 1
+        top = max(by_type.values())
+        salient = {t for t, k in by_type.items() if k == top}
+        active = {ci for ci, c in enumerate(topic.concepts) if c.anaphora and c.entity_types & salient}
+        if active:
+            for i in range(n):
+                cands = topic.anaphora_index.get(lemmas[i], ())
+                if words[i] != lemmas[i]:
+                    cands = list(cands) + list(topic.anaphora_index.get(words[i], ()))
+                for ci, ph in cands:
+                    if ci in active and i + len(ph) <= n and not (span_of and inside_a_name(i, len(ph))) and all(
+                            _word_match(ph[k], lemmas[i + k], words[i + k]) for k in range(1, len(ph))):
+                        matches.append((i, len(ph), ci))
     # a word belongs to its longest term: "bank account" is customer data, not also a bank
     # (helper concepts - building blocks of "near" - neither take words from the others nor lose them)
     helper = [c.helper for c in topic.concepts]
@@ -312,6 +345,8 @@ def _add_near(topic: Topic, present: list[set[int]], kept: dict[int, list[tuple[
             for a0, a1 in firsts:
                 for b0, b1 in seconds:
                     gap = max(b0 - a1, a0 - b1)
+                    if near.ordered and b0 < a1:
+                        continue
                     if gap <= near.within and (a0, a1) != (b0, b1) and sentence_of[a0] == sentence_of[b0]:
                         present[sentence_of[a0]].add(ci)
 
