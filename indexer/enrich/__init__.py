@@ -45,13 +45,17 @@ class Analysis:
     relevant: bool
     evidence: list[str]
     concepts: list[str]
+    text_words: list[str] | None = None   # lower-case words of the text (None when it was cut short)
 
 
 def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     """Everything enrichment finds in one article's title + text."""
     max_chars = int(getattr(settings, "enrich_max_chars", 200_000))
     title = (title or "").strip()[:2000]
-    text = (text or "")[:max_chars]
+    raw_text = text or ""
+    text = raw_text[:max_chars]
+    # the near-duplicate shingles are made of the same tokens when both see the same text
+    same_text_as_clusters = max_chars == clusters.MAX_CHARS or len(raw_text) <= min(max_chars, clusters.MAX_CHARS)
     lang = normalize_lang(lang)
     detected = False
     if not lang:
@@ -67,7 +71,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
 
     watchlist = load_watchlist(settings.watchlist_file)
     matcher = matcher_for(watchlist)
-    mentions = matcher.find(toks, lang, sent_of, combined)
+    mentions = matcher.find(toks, lang, sent_of, combined, words)
     text_spans = [s for s in spans if s[0] >= text_offset]
     lead_end = text_spans[min(LEAD_SENTENCES, len(text_spans)) - 1][1] if text_spans else text_offset
     hits = summarize(matcher, mentions, toks, text_offset if title else 0, lead_end)
@@ -100,6 +104,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
         title_lemmas=" ".join(lemmas[:n_title]), text_lemmas=" ".join(lemmas[n_title:]),
         entities=hits, other_names=others, score=rel.score, relevant=rel.score >= threshold,
         evidence=evidence, concepts=rel.concepts,
+        text_words=[t.text.lower() for t in toks[n_title:]] if same_text_as_clusters else None,
     )
 
 
@@ -120,7 +125,7 @@ def enrich_document(doc: dict[str, Any], settings) -> dict[str, Any]:
         "relevance_score": a.score,
         "relevant": a.relevant,
         "relevance_evidence": a.evidence,
-        "lsh_bands": clusters.lsh_bands(doc),
+        "lsh_bands": clusters.lsh_bands(doc, a.text_words),
         "enriched_at": iso(utcnow()),
     }
     if not doc.get("lang") and a.lang:

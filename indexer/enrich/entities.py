@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import ahocorasick
-import simplemma
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from indexer.enrich.dictionaries import is_known
 from indexer.enrich.inflection import CONSONANT_ENDINGS, phrase_forms
 from indexer.enrich.text import APOSTROPHES, ELISIONS, Token, sentence_spans, split_apostrophe, tokens
 from indexer.enrich.watchlist import Entity, Watchlist, load_watchlist  # noqa: F401 - re-exported for the UI
@@ -32,7 +32,10 @@ FUZZY_MIN_LEN = 8   # shorter names have too many one-letter neighbours (Goldman
 
 def norm_word(word: str) -> str:
     """Lower case, apostrophe ending dropped: the unit the automaton matches on."""
-    base, suffix = split_apostrophe(word.lower())
+    low = word.lower()
+    if "'" not in low and "’" not in low and "ʼ" not in low:
+        return low
+    base, suffix = split_apostrophe(low)
     if not suffix:
         return base
     return base if len(suffix) <= 3 or suffix in {"owi", "iem", "ach", "ami"} else base + suffix
@@ -100,9 +103,12 @@ class EntityMatcher:
         self.fuzzy_entity = fuzzy_choices
 
     # -- matching -------------------------------------------------------------------
-    def find(self, toks: list[Token], lang: str | None, sentence_of: list[int], text: str = "") -> list[Mention]:
-        """Mentions in a token list (sentence_of[i] = sentence index of token i; text = the tokens' source)."""
-        words = [norm_word(t.text) for t in toks]
+    def find(self, toks: list[Token], lang: str | None, sentence_of: list[int], text: str = "",
+             words: list[str] | None = None) -> list[Mention]:
+        """Mentions in a token list (sentence_of[i] = sentence index of token i; text = the tokens' source;
+        ``words`` = :func:`norm_word` of each token, when the caller has them already)."""
+        if words is None:
+            words = [norm_word(t.text) for t in toks]
         starts: dict[int, int] = {}
         ends: dict[int, int] = {}
         pos = 0
@@ -186,7 +192,7 @@ class EntityMatcher:
 
     @lru_cache(maxsize=50_000)
     def _fuzzy_lookup(self, word: str) -> int | None:
-        if simplemma.is_known(word, lang="en") or simplemma.is_known(word, lang="pl"):
+        if is_known(word, "en") or is_known(word, "pl"):
             return None
         candidates = [word] + [word[: -len(e)] for e in CONSONANT_ENDINGS
                                if word.endswith(e) and len(word) - len(e) >= FUZZY_MIN_LEN - 1]
@@ -291,6 +297,8 @@ def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts
     run: list[int] = []
 
     def flush() -> None:
+        if not run:
+            return
         r = list(run)
         run.clear()
         while r and not elided(r[0]) and (toks[r[0]].lower in _NAME_STOP
@@ -317,7 +325,11 @@ def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts
     headline_words = _headline_case_tokens(toks, sentence_starts)
     for i, tok in enumerate(toks):
         w = tok.text
-        capital = w[:1].isupper() and not w.isdigit() and i not in headline_words
+        if not w[:1].isupper():      # most words: they end a run of names, if any
+            if run:
+                flush()
+            continue
+        capital = not w.isdigit() and i not in headline_words
         contiguous = bool(run) and (gap(run[-1], i).strip() in ("", "-") or elided(run[-1]))
         if capital and i not in covered and (not run or contiguous) and (not run or i not in sentence_starts):
             run.append(i)
@@ -343,7 +355,7 @@ def _headline_case_tokens(toks: list[Token], sentence_starts: set[int]) -> set[i
 
 @lru_cache(maxsize=100_000)
 def _common_word(word: str) -> bool:
-    return simplemma.is_known(word, lang="en") or simplemma.is_known(word, lang="pl")
+    return is_known(word, "en") or is_known(word, "pl")
 
 
 def sentence_index(text: str, toks: list[Token]) -> tuple[list[tuple[int, int]], list[int]]:

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import simplemma
-
+from indexer.enrich.dictionaries import SUPPORTED_LANGUAGES, is_known, lemmatize
 from indexer.enrich.text import split_apostrophe, tokens
 
 # a few frequent domain words whose dictionary lemmas are split between two base forms
@@ -27,22 +26,9 @@ LEMMA_OVERRIDES = {
     "dane": "dane", "danych": "dane", "danym": "dane", "danymi": "dane",
 }
 
-_SIMPLEMMA_LANGS = frozenset(simplemma.supported_languages) if hasattr(simplemma, "supported_languages") else None
 
-
-def _supported(lang: str) -> bool:
-    if _SIMPLEMMA_LANGS is not None:
-        return lang in _SIMPLEMMA_LANGS
-    try:
-        simplemma.lemmatize("test", lang=lang)
-        return True
-    except (ValueError, KeyError):
-        return False
-
-
-@lru_cache(maxsize=64)
 def _lang_ok(lang: str) -> bool:
-    return _supported(lang)
+    return lang in SUPPORTED_LANGUAGES
 
 
 @lru_cache(maxsize=200_000)
@@ -59,21 +45,21 @@ def lemma(word: str, lang: str | None = None) -> str:
         return w
     if lang in (None, "", "pl", "en"):
         prefer = "en" if lang == "en" else "pl"
-        known_pl = simplemma.is_known(w, lang="pl")
-        known_en = simplemma.is_known(w, lang="en")
+        known_pl = is_known(w, "pl")
+        known_en = is_known(w, "en")
         if known_pl and known_en:
-            l_pl = simplemma.lemmatize(w, lang="pl").lower()
-            l_en = simplemma.lemmatize(w, lang="en").lower()
+            l_pl = lemmatize(w, "pl").lower()
+            l_en = lemmatize(w, "en").lower()
             if l_pl == w or l_en == w:
                 return w
             return l_en if prefer == "en" else l_pl
         if known_pl:
-            return simplemma.lemmatize(w, lang="pl").lower()
+            return lemmatize(w, "pl").lower()
         if known_en:
-            return simplemma.lemmatize(w, lang="en").lower()
-        return simplemma.lemmatize(w, lang=("pl", "en")).lower()
+            return lemmatize(w, "en").lower()
+        return lemmatize(w, ("pl", "en")).lower()
     if _lang_ok(lang):
-        return simplemma.lemmatize(w, lang=lang).lower()
+        return lemmatize(w, lang).lower()
     return w
 
 

@@ -11,7 +11,7 @@ matched, lemmatised and case-checked like any other.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*")
 APOSTROPHES = "'’ʼ"
@@ -31,8 +31,7 @@ u s k e p gen sen rep gov fig ok np tj itp itd tzw tzn ws mln mld tys dr hab in�
 _SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+|$)|\n\s*\n|\n")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     text: str      # as written
     start: int     # offset in the source string
     end: int
@@ -42,27 +41,36 @@ class Token:
         return self.text.lower()
 
 
+_HAS_APOSTROPHE = re.compile("[" + APOSTROPHES + "]")
+
+
 def tokens(text: str) -> list[Token]:
     """Word tokens with their offsets (an elided article before an apostrophe is a token of its own)."""
     out: list[Token] = []
+    append = out.append
+    has_apostrophe = _HAS_APOSTROPHE.search
     for m in WORD_RE.finditer(text or ""):
         word, start = m.group(), m.start()
+        if has_apostrophe(word) is None:   # nearly every word: no elision to split
+            append(Token(word, start, start + len(word)))
+            continue
         head, rest = split_apostrophe(word)
         if rest and len(rest) >= 2 and head.lower() in ELISIONS and rest[0].isalpha():
-            out.append(Token(head, start, start + len(head)))
+            append(Token(head, start, start + len(head)))
             rest_start = start + len(head) + 1
-            out.append(Token(word[len(head) + 1:], rest_start, m.end()))
+            append(Token(word[len(head) + 1:], rest_start, m.end()))
         else:
-            out.append(Token(word, start, m.end()))
+            append(Token(word, start, m.end()))
     return out
 
 
 def split_apostrophe(word: str) -> tuple[str, str]:
     """'Facebook's' -> ('Facebook', 's'); 'Google’a' -> ('Google', 'a'); other words -> (word, '')."""
-    for i, ch in enumerate(word):
-        if ch in APOSTROPHES:
-            return word[:i], word[i + 1:]
-    return word, ""
+    m = _HAS_APOSTROPHE.search(word)
+    if m is None:
+        return word, ""
+    i = m.start()
+    return word[:i], word[i + 1:]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

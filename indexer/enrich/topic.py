@@ -242,10 +242,30 @@ def _word_match(pattern: str, lemma: str, word: str) -> bool:
     return pattern == lemma or pattern == word
 
 
-@lru_cache(maxsize=8)
-def _prefix_regex(prefixes: tuple) -> re.Pattern:
-    stems = sorted({ph[0][:-1] for _ci, ph in prefixes}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(st) for st in stems) or r"(?!)")
+_CANDIDATE_CACHES: dict[int, dict] = {}
+_CANDIDATE_CACHE_MAX = 200_000
+
+
+def _candidates_of(topic: Topic) -> dict:
+    """The per-topic memo of :func:`_token_candidates` (news vocabulary is Zipfian: most words repeat)."""
+    cache = _CANDIDATE_CACHES.get(id(topic))
+    if cache is None or cache.get("__topic__") is not topic or len(cache) > _CANDIDATE_CACHE_MAX:
+        if len(_CANDIDATE_CACHES) > 8:
+            _CANDIDATE_CACHES.clear()
+        cache = _CANDIDATE_CACHES[id(topic)] = {"__topic__": topic}
+    return cache
+
+
+def _token_candidates(topic: Topic, lemma: str, word: str):
+    """Terms that may start at a token with this lemma and word: (phrases to check further, concepts of
+    one-word prefix terms that match it), or () when none."""
+    phrases = list(topic.index.get(lemma, ()))
+    if word != lemma:
+        phrases += topic.index.get(word, ())
+    prefix_hits = [ci for ci, ph in topic.prefixes if _word_match(ph[0], lemma, word)]
+    if not phrases and not prefix_hits:
+        return ()
+    return tuple(phrases), tuple(prefix_hits)
 
 
 def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sentence_of: list[int],
@@ -261,7 +281,6 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
     """
     present: list[set[int]] = [set() for _ in range(n_sentences)]
     n = len(lemmas)
-    prefix_re = _prefix_regex(topic.prefixes)
     matches: list[tuple[int, int, int]] = []   # (start, length, concept)
     span_of: dict[int, tuple[int, int]] = {}
     for a, b in entity_spans:
@@ -272,23 +291,26 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
         return any(k in span_of and (span_of[k][0] < start or span_of[k][1] > start + length)
                    for k in range(start, start + length))
 
+    candidates = _candidates_of(topic)
     for i in range(n):
-        cands = topic.index.get(lemmas[i], ())
-        if words[i] != lemmas[i]:
-            cands = list(cands) + list(topic.index.get(words[i], ()))
-        for ci, ph in cands:
+        lm, w = lemmas[i], words[i]
+        key = (lm, w)
+        cands = candidates.get(key)
+        if cands is None:
+            cands = candidates[key] = _token_candidates(topic, lm, w)
+        if not cands:
+            continue
+        phrases, prefix_hits = cands
+        for ci, ph in phrases:
             if i + len(ph) > n:
                 continue
             if span_of and inside_a_name(i, len(ph)):
                 continue
             if all(_word_match(ph[k], lemmas[i + k], words[i + k]) for k in range(1, len(ph))):
                 matches.append((i, len(ph), ci))
-        if span_of and inside_a_name(i, 1):
-            continue
-        if topic.prefixes and (prefix_re.match(lemmas[i]) or prefix_re.match(words[i])):
-            for ci, ph in topic.prefixes:
-                if _word_match(ph[0], lemmas[i], words[i]):
-                    matches.append((i, 1, ci))
+        if prefix_hits and not (span_of and inside_a_name(i, 1)):
+            for ci in prefix_hits:
+                matches.append((i, 1, ci))
     if topic.anaphora_index and entity_sentences:
         # "the company", "koncern" stand for the platform in an article whose most named entities are platforms
         by_type: dict[str, int] = {}
