@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexer.enrich import clusters
-from indexer.enrich.entities import EntityHit, matcher_for, norm_word, other_names, sentence_index, summarize
+from indexer.enrich.entities import NORM_TABLE, EntityHit, matcher_for, other_names, sentence_index, summarize
 from indexer.enrich.language import detect_language, normalize_lang
-from indexer.enrich.lemmas import lemma
+from indexer.enrich.lemmas import lemma_table
+from indexer.enrich.text import sentence_starts as sentence_starts_of
 from indexer.enrich.text import tokens
 from indexer.enrich.topic import concepts_per_sentence, load_topic, score_relevance
 from indexer.enrich.watchlist import load_watchlist
@@ -65,8 +66,9 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     text_offset = len(title) + len(_SEPARATOR) if title else 0
     toks = tokens(combined)
     spans, sent_of = sentence_index(combined, toks)
-    lemmas = [lemma(t.text, lang) for t in toks]
-    words = [norm_word(t.text) for t in toks]
+    texts = [t.text for t in toks]
+    lemmas = list(map(lemma_table(lang).__getitem__, texts))
+    words = list(map(NORM_TABLE.__getitem__, texts))
     n_title = sum(1 for t in toks if t.start < text_offset)
 
     watchlist = load_watchlist(settings.watchlist_file)
@@ -77,12 +79,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     hits = summarize(matcher, mentions, toks, text_offset if title else 0, lead_end)
 
     covered = {i for m in mentions for i in range(m.start_tok, m.end_tok)}
-    sentence_starts = set()
-    prev = -1
-    for i, s in enumerate(sent_of):
-        if s != prev:
-            sentence_starts.add(i)
-            prev = s
+    sentence_starts = sentence_starts_of(sent_of)
     others = other_names(combined, toks, covered, sentence_starts)
 
     topic = load_topic(settings.topic_file)
@@ -104,7 +101,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
         title_lemmas=" ".join(lemmas[:n_title]), text_lemmas=" ".join(lemmas[n_title:]),
         entities=hits, other_names=others, score=rel.score, relevant=rel.score >= threshold,
         evidence=evidence, concepts=rel.concepts,
-        text_words=[t.text.lower() for t in toks[n_title:]] if same_text_as_clusters else None,
+        text_words=list(map(str.lower, texts[n_title:])) if same_text_as_clusters else None,
     )
 
 

@@ -20,7 +20,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from pathlib import Path
 
 import marisa_trie
@@ -128,12 +127,12 @@ def build(lang: str, path: Path) -> Path:
 
 
 FACTORY = SharedTrieDictionaryFactory()
-LEMMATIZER = simplemma.Lemmatizer(cache_max_size=200_000,
+# lemmas are remembered per word by indexer.enrich.lemmas: simplemma's own cache only needs to be small
+LEMMATIZER = simplemma.Lemmatizer(cache_max_size=4096,
                                   lemmatization_strategy=DefaultStrategy(dictionary_factory=FACTORY))
 _LOOKUP = DictionaryLookupStrategy(FACTORY)
 
 
-@lru_cache(maxsize=200_000)
 def is_known(token: str, lang: str) -> bool:
     """``simplemma.is_known(token, lang)`` over the shared dictionaries (one language)."""
     if not token:

@@ -15,7 +15,6 @@ Other languages use their own simplemma dictionary.
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 from indexer.enrich.dictionaries import SUPPORTED_LANGUAGES, is_known, lemmatize
 from indexer.enrich.text import split_apostrophe, tokens
@@ -31,9 +30,12 @@ def _lang_ok(lang: str) -> bool:
     return lang in SUPPORTED_LANGUAGES
 
 
-@lru_cache(maxsize=200_000)
 def lemma(word: str, lang: str | None = None) -> str:
-    """The lower-case lemma of one word (see the module docstring for the rules)."""
+    """The lower-case lemma of one word (see the module docstring for the rules), remembered per language."""
+    return lemma_table(lang)[word]
+
+
+def _lemma(word: str, lang: str | None) -> str:
     w = word.lower()
     base, suffix = split_apostrophe(w)
     if suffix:
@@ -61,6 +63,34 @@ def lemma(word: str, lang: str | None = None) -> str:
     if _lang_ok(lang):
         return lemmatize(w, lang).lower()
     return w
+
+
+class _LemmaTable(dict):
+    """word as written -> :func:`lemma` in one language; a plain dict lookup once a word has been seen."""
+
+    __slots__ = ("lang",)
+    MAX = 200_000
+
+    def __init__(self, lang: str | None) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= self.MAX:
+            self.clear()
+        value = self[word] = _lemma(word, self.lang)
+        return value
+
+
+_TABLES: dict[str | None, _LemmaTable] = {}
+
+
+def lemma_table(lang: str | None) -> _LemmaTable:
+    """The per-process table of lemmas of one language (news vocabulary is Zipfian: most words repeat)."""
+    table = _TABLES.get(lang)
+    if table is None:
+        table = _TABLES[lang] = _LemmaTable(lang)
+    return table
 
 
 def lemma_tokens(text: str, lang: str | None = None) -> list[str]:

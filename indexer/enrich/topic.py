@@ -242,18 +242,18 @@ def _word_match(pattern: str, lemma: str, word: str) -> bool:
     return pattern == lemma or pattern == word
 
 
-_CANDIDATE_CACHES: dict[int, dict] = {}
-_CANDIDATE_CACHE_MAX = 200_000
+_CANDIDATE_CACHES: dict[int, tuple[Topic, dict]] = {}
+_CANDIDATE_CACHE_MAX = 100_000
 
 
 def _candidates_of(topic: Topic) -> dict:
     """The per-topic memo of :func:`_token_candidates` (news vocabulary is Zipfian: most words repeat)."""
-    cache = _CANDIDATE_CACHES.get(id(topic))
-    if cache is None or cache.get("__topic__") is not topic or len(cache) > _CANDIDATE_CACHE_MAX:
+    entry = _CANDIDATE_CACHES.get(id(topic))
+    if entry is None or entry[0] is not topic or len(entry[1]) > _CANDIDATE_CACHE_MAX:
         if len(_CANDIDATE_CACHES) > 8:
             _CANDIDATE_CACHES.clear()
-        cache = _CANDIDATE_CACHES[id(topic)] = {"__topic__": topic}
-    return cache
+        entry = _CANDIDATE_CACHES[id(topic)] = (topic, {})
+    return entry[1]
 
 
 def _token_candidates(topic: Topic, lemma: str, word: str):
@@ -292,12 +292,10 @@ def concepts_per_sentence(topic: Topic, lemmas: list[str], words: list[str], sen
                    for k in range(start, start + length))
 
     candidates = _candidates_of(topic)
-    for i in range(n):
-        lm, w = lemmas[i], words[i]
-        key = (lm, w)
-        cands = candidates.get(key)
+    keys = [lm if lm == w else (lm, w) for lm, w in zip(lemmas, words)]
+    for i, cands in enumerate(map(candidates.get, keys)):
         if cands is None:
-            cands = candidates[key] = _token_candidates(topic, lm, w)
+            cands = candidates[keys[i]] = _token_candidates(topic, lemmas[i], words[i])
         if not cands:
             continue
         phrases, prefix_hits = cands
