@@ -52,3 +52,28 @@ def test_copies_in_one_batch_share_a_cluster(es, fresh_index):
     Archive(s).write(docs, refresh=True)
     ids = [store.get_document(es, s, d["id"])["cluster_id"] for d in docs]
     assert ids == [docs[0]["id"], docs[1]["id"], docs[0]["id"]]
+
+
+def test_the_signature_is_datasketchs_own_on_the_shingles_bytes():
+    # the shingles are hashed in one pass and handed over pre-hashed: the stored band keys must not change
+    from datasketch import MinHash
+
+    from indexer.enrich.clusters import NUM_PERM, SHINGLE, _SEED, bands, words_of
+
+    for text in (STORY, COPY, OTHER, "Zażółć gęślą jaźń, powiedział Jan Kowalski z Kraków-Nowa Huta. " * 3):
+        words = words_of(text)
+        reference = MinHash(num_perm=NUM_PERM, seed=_SEED)
+        reference.update_batch([" ".join(words[i:i + SHINGLE]).encode("utf-8")
+                                for i in range(len(words) - SHINGLE + 1)])
+        ours = minhash(text)
+        assert (ours.hashvalues == reference.hashvalues).all()
+        assert bands(ours) == bands(reference)
+
+
+def test_enrichment_bands_come_from_the_analysis_tokens_and_equal_the_texts_own(settings):
+    from indexer.enrich import enrich_document
+
+    doc = {"id": "x", "title": "Facebook and the banks", "text": STORY, "lang": "en"}
+    assert enrich_document(doc, settings)["lsh_bands"] == lsh_bands({"text": STORY})
+    untitled = {"id": "y", "title": "Only a title of more than ten words, so it has its own band keys", "text": ""}
+    assert enrich_document(untitled, settings)["lsh_bands"] == lsh_bands(untitled)

@@ -58,3 +58,21 @@ def test_missing_seed_files_give_the_setting_to_fix(tmp_path):
         load_watchlist(tmp_path / "none.yaml")
     with pytest.raises(TopicError, match="DEALWATCH_TOPIC_FILE"):
         load_topic(tmp_path / "none.yaml")
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"concepts": {"a": {"terms": ["x"]}, "h": {"helper": True, "terms": ["y"]}},
+      "rules": [{"all": ["a", "h"], "score": 1}]}, "helper concepts"),
+    ({"concepts": {"a": {"terms": ["x"], "near": [{"concepts": ["a", "zz"]}]}},
+      "rules": [{"all": ["a"], "score": 1}]}, "'near' names unknown concepts"),
+    ({"concepts": {"a": {"terms": ["x"], "near": [{"concepts": ["a"]}]}},
+      "rules": [{"all": ["a"], "score": 1}]}, "'near' needs two concepts"),
+    ({"concepts": {"a": {"based_on": "zz"}}, "rules": [{"all": ["a"], "score": 1}]}, "is not a plain concept"),
+    ({"concepts": {"a": {"terms": ["x"], "not_inside": ["zz"]}}, "rules": [{"all": ["a"], "score": 1}]},
+     "not_inside names unknown"),
+    ({"concepts": {"a": {"terms": ["x"]}}, "rules": [{"all": ["a"], "score": 1}], "focus": {"concepts": ["zz"]}},
+     "focus"),
+])
+def test_a_malformed_topic_says_which_part_is_wrong(data, message):
+    with pytest.raises(TopicError, match=message):
+        parse_topic(data, "topic.yaml")

@@ -136,3 +136,106 @@ def test_enrich_document_returns_only_schema_enrichment_fields(cfg):
     assert out["entities"][0].keys() == {"id", "name", "type", "count", "in_title", "in_lead"}
     assert out["enriched_at"].endswith("+00:00")
     assert len(out["title_lemmas"].split()) == len(doc["title"].split())
+
+
+# The wider story (issue 12): wallets that hold card data, accounts and cards with banks, regulators asking
+# about payment data, data traded for ads or credit - and the neighbours that share their words.
+SUB_STORIES = [
+    # a platform's own payment service holding and using its users' card and transaction data
+    ("en", "Samsung Wallet will now read the card payments made with the phone. Samsung said it would store the "
+           "purchase records on its servers for a year."),
+    ("pl", "Google rozbudowuje swój portfel. Google Wallet będzie zapisywać szczegóły transakcji i łączyć je z kontem "
+           "użytkownika."),
+    # accounts and cards opened together with banks
+    ("en", "Uber will give drivers a debit card and an account run by a partner bank, so fares arrive minutes after "
+           "a ride."),
+    ("pl", "Allegro wprowadza dla kupujących własną kartę kredytową. Wyda ją bank, który oceni ich zdolność kredytową."),
+    # a regulator ordering platforms to explain how they collect, use or share payment data
+    ("en", "The watchdog sent questionnaires to Apple and Google asking what payment data their wallets gather "
+           "and whether it is passed on."),
+    ("pl", "UOKiK wysłał pytania do Apple'a i Google'a: urząd chce wiedzieć, jak firmy zbierają dane o płatnościach "
+           "użytkowników."),
+    # platforms and banks trading customer data for advertising or credit decisions
+    ("en", "The lawsuit says the bank sold card transaction data to Meta so that advertisers could target shoppers."),
+    ("pl", "Amazon przekaże bankowi historię zakupów klientów, a bank użyje jej do ustalania limitów na kartach."),
+]
+
+HARD_NEGATIVES = [
+    # payment statistics name the wallets and the banks
+    ("en", "Mobile wallets such as Apple Pay and Google Pay made up a third of in-store payments last year, a survey "
+           "of 4,000 shoppers found. Banks say contactless card payments keep growing."),
+    ("pl", "Z raportu wynika, że co trzecia transakcja kartą jest wykonywana telefonem, najczęściej przez Google Pay "
+           "i Apple Pay. Banki wydały już 45 mln kart płatniczych."),
+    # a bank's own card or app that merely works with a platform's wallet
+    ("en", "JPMorgan Chase launched a travel credit card that works with Apple Pay from day one. Cardholders earn "
+           "triple points on flights."),
+    ("pl", "mBank odświeżył aplikację: klienci zobaczą analizę swoich wydatków i dodadzą kartę do Google Pay jednym "
+           "kliknięciem."),
+    # a fintech funding round
+    ("pl", "Krakowski fintech pozyskał 20 mln zł w rundzie finansowania od funduszu venture capital. Spółka analizuje "
+           "transakcje kartowe klientów banków, a wśród inwestorów jest były menedżer Google'a."),
+    # an antitrust case about a wallet
+    ("en", "The European Commission ended its antitrust probe after Apple agreed to open the iPhone's payment chip "
+           "to rival wallets. Banks had complained that Apple Pay was the only wallet with access."),
+    # a privacy fine with no money in it
+    ("pl", "UODO nałożył na Metę karę za przetwarzanie danych użytkowników Facebooka i zażądał wyjaśnień."),
+    # card fraud through a platform
+    ("pl", "Oszuści reklamują fałszywe sklepy na Instagramie i zbierają dane kart płatniczych ofiar. Banki blokują "
+           "podejrzane transakcje."),
+    # a bank advertising on a platform
+    ("en", "Bank of America signed a deal with YouTube for an advertising campaign that will promote its credit cards "
+           "with sponsored videos."),
+]
+
+
+@pytest.mark.parametrize("lang, text", SUB_STORIES)
+def test_the_wider_story_is_relevant_with_evidence(lang, text, cfg):
+    a = analyze_text("", text, lang, cfg)
+    assert a.relevant, (a.score, a.concepts)
+    assert a.evidence and all(sentence in " ".join(text.split()) for sentence in a.evidence)
+
+
+@pytest.mark.parametrize("lang, text", HARD_NEGATIVES)
+def test_neighbours_of_the_wider_story_stay_off(lang, text, cfg):
+    a = analyze_text("", text, lang, cfg)
+    assert not a.relevant and a.score < 0.5, (a.score, a.concepts)
+
+
+def test_a_wallet_named_as_a_way_to_pay_is_not_the_platform_acting(cfg):
+    rail = analyze_text("", "PKO Bank Polski launched a credit card that works with Apple Pay.", "en", cfg)
+    acting = analyze_text("", "Apple launched a credit card together with Goldman Sachs.", "en", cfg)
+    assert {"platform", "finance", "product"} <= set(rail.concepts) and "actor" not in rail.concepts
+    assert "actor" in acting.concepts and acting.relevant and not rail.relevant
+
+
+def test_words_near_each_other_make_data_that_each_alone_does_not(cfg):
+    # "purchases" is an activity; "information about the purchases" is data about it
+    alone = analyze_text("", "Facebook asked the banks for a partnership; purchases rose.", "en", cfg)
+    near = analyze_text("", "Facebook asked the banks for information about the purchases of their clients.", "en", cfg)
+    assert "data" not in alone.concepts and not alone.relevant
+    assert "data" in near.concepts and near.relevant
+
+
+def test_an_article_that_names_the_platform_only_late_is_about_something_else(cfg):
+    passage = "Facebook asked Wells Fargo for the card transactions of its customers."
+    filler = ["The bank reported its results on Monday.", "Its shares rose in early trading.",
+              "Mortgage lending was flat.", "Costs fell for a third quarter."]
+    early = analyze_text("", " ".join([passage] + filler), "en", cfg).score
+    late = analyze_text("", " ".join(filler + [passage]), "en", cfg).score
+    assert late < early
+    assert late > 0   # still a continuous score: such an article can be reviewed below the threshold
+
+
+def test_the_company_stands_for_the_platform_only_where_platforms_are_the_most_named(cfg):
+    tail = " Fees are zero for now. Transfers arrive within seconds. The company will store the transaction history of every user."
+    platform = analyze_text("", "Meta launched payments in WhatsApp on Monday. Instagram gets them next." + tail, "en", cfg)
+    bank = analyze_text("", "HSBC launched a new app on Monday. HSBC customers in Britain get it first. "
+                            "Its cloud runs on Google." + tail, "en", cfg)
+    assert platform.relevant and "actor" in platform.concepts
+    assert platform.evidence[-1].startswith("The company will store")
+    assert not bank.relevant
+
+
+def test_a_platform_leader_acts_for_the_platform(cfg):
+    a = analyze_text("", "Mark Zuckerberg asked Citigroup to share the card transactions of its customers.", "en", cfg)
+    assert a.relevant and "actor" in a.concepts

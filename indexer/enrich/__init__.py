@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexer.enrich import clusters
-from indexer.enrich.entities import EntityHit, matcher_for, norm_word, other_names, sentence_index, summarize
+from indexer.enrich.entities import NORM_TABLE, EntityHit, matcher_for, other_names, sentence_index, summarize
 from indexer.enrich.language import detect_language, normalize_lang
-from indexer.enrich.lemmas import lemma
+from indexer.enrich.lemmas import lemma_table
+from indexer.enrich.text import sentence_starts as sentence_starts_of
 from indexer.enrich.text import tokens
 from indexer.enrich.topic import concepts_per_sentence, load_topic, score_relevance
 from indexer.enrich.watchlist import load_watchlist
@@ -45,13 +46,17 @@ class Analysis:
     relevant: bool
     evidence: list[str]
     concepts: list[str]
+    text_words: list[str] | None = None   # lower-case words of the text (None when it was cut short)
 
 
 def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     """Everything enrichment finds in one article's title + text."""
     max_chars = settings.enrich_max_chars
     title = (title or "").strip()[:2000]
-    text = (text or "")[:max_chars]
+    raw_text = text or ""
+    text = raw_text[:max_chars]
+    # the near-duplicate shingles are made of the same tokens when both see the same text
+    same_text_as_clusters = max_chars == clusters.MAX_CHARS or len(raw_text) <= min(max_chars, clusters.MAX_CHARS)
     lang = normalize_lang(lang)
     detected = False
     if not lang:
@@ -61,24 +66,20 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
     text_offset = len(title) + len(_SEPARATOR) if title else 0
     toks = tokens(combined)
     spans, sent_of = sentence_index(combined, toks)
-    lemmas = [lemma(t.text, lang) for t in toks]
-    words = [norm_word(t.text) for t in toks]
+    texts = [t.text for t in toks]
+    lemmas = list(map(lemma_table(lang).__getitem__, texts))
+    words = list(map(NORM_TABLE.__getitem__, texts))
     n_title = sum(1 for t in toks if t.start < text_offset)
 
     watchlist = load_watchlist(settings.watchlist_file)
     matcher = matcher_for(watchlist)
-    mentions = matcher.find(toks, lang, sent_of, combined)
+    mentions = matcher.find(toks, lang, sent_of, combined, words)
     text_spans = [s for s in spans if s[0] >= text_offset]
     lead_end = text_spans[min(LEAD_SENTENCES, len(text_spans)) - 1][1] if text_spans else text_offset
     hits = summarize(matcher, mentions, toks, text_offset if title else 0, lead_end)
 
     covered = {i for m in mentions for i in range(m.start_tok, m.end_tok)}
-    sentence_starts = set()
-    prev = -1
-    for i, s in enumerate(sent_of):
-        if s != prev:
-            sentence_starts.add(i)
-            prev = s
+    sentence_starts = sentence_starts_of(sent_of)
     others = other_names(combined, toks, covered, sentence_starts)
 
     topic = load_topic(settings.topic_file)
@@ -100,6 +101,7 @@ def analyze_text(title: str, text: str, lang: str | None, settings) -> Analysis:
         title_lemmas=" ".join(lemmas[:n_title]), text_lemmas=" ".join(lemmas[n_title:]),
         entities=hits, other_names=others, score=rel.score, relevant=rel.score >= threshold,
         evidence=evidence, concepts=rel.concepts,
+        text_words=list(map(str.lower, texts[n_title:])) if same_text_as_clusters else None,
     )
 
 
@@ -120,7 +122,7 @@ def enrich_document(doc: dict[str, Any], settings) -> dict[str, Any]:
         "relevance_score": a.score,
         "relevant": a.relevant,
         "relevance_evidence": a.evidence,
-        "lsh_bands": clusters.lsh_bands(doc),
+        "lsh_bands": clusters.lsh_bands(doc, a.text_words),
         "enriched_at": iso(utcnow()),
     }
     if not doc.get("lang") and a.lang:

@@ -32,24 +32,52 @@ _SEED = 1
 MIN_WORDS = 2 * SHINGLE   # shorter texts ("Subscribe now") are not compared: too little to call a copy
 
 
-def _shingles(text: str) -> list[bytes]:
-    words = [t.lower for t in tokens(text)]
+def words_of(text: str) -> list[str]:
+    """The lower-case words shingles are made of (the enrichment's tokens)."""
+    return [t.text.lower() for t in tokens(text)]
+
+
+def _shingle_hashes(words: list[str]) -> list[int]:
+    """datasketch's default 32-bit SHA-1 hash of each word 5-shingle, computed in one pass."""
     if len(words) < MIN_WORDS:
         return []
-    return [" ".join(words[i:i + SHINGLE]).encode("utf-8") for i in range(len(words) - SHINGLE + 1)]
+    sha1 = hashlib.sha1
+    encoded = [w.encode("utf-8") for w in words]
+    joined = b" ".join(encoded)
+    offsets = [0]
+    for w in encoded:                      # where each word starts in ``joined``
+        offsets.append(offsets[-1] + len(w) + 1)
+    digests = b"".join([sha1(joined[offsets[i]:offsets[i + SHINGLE] - 1]).digest()[:4]
+                        for i in range(len(words) - SHINGLE + 1)])
+    return np.frombuffer(digests, dtype="<u4").tolist()
 
 
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=_SEED)
 
 
+def _prehashed(value: int) -> int:
+    return value
+
+
+def minhash_words(words: list[str]) -> MinHash | None:
+    """MinHash of the 5-shingles of lower-case ``words`` (None when there are too few words).
+
+    The shingles are hashed here exactly as datasketch's default ``sha1_hash32`` would, in one
+    pass, and handed to datasketch already hashed: the signature (and so the stored band keys)
+    is the one ``MinHash.update_batch`` gives on the shingles' bytes.
+    """
+    hashes = _shingle_hashes(words)
+    if not hashes:
+        return None
+    m = MinHash(num_perm=NUM_PERM, seed=_SEED, hashfunc=_prehashed, permutations=_TEMPLATE.permutations,
+                scheme=_TEMPLATE.scheme)
+    m.update_batch(hashes)
+    return m
+
+
 def minhash(text: str) -> MinHash | None:
     """MinHash of the word 5-shingles of ``text`` (None for text without words)."""
-    sh = _shingles(text)
-    if not sh:
-        return None
-    m = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme)
-    m.update_batch(sh)
-    return m
+    return minhash_words(words_of(text))
 
 
 def bands(m: MinHash | None) -> list[str]:
@@ -69,7 +97,10 @@ def doc_text(doc: dict[str, Any]) -> str:
     return (doc.get("text") or doc.get("title") or "")[:MAX_CHARS]
 
 
-def lsh_bands(doc: dict[str, Any]) -> list[str]:
+def lsh_bands(doc: dict[str, Any], text_words: list[str] | None = None) -> list[str]:
+    """Band keys of a document; ``text_words`` = :func:`words_of` its text, when the caller has them."""
+    if text_words is not None and doc.get("text"):
+        return bands(minhash_words(text_words))
     return bands(minhash(doc_text(doc)))
 
 

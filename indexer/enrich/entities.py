@@ -13,17 +13,19 @@ distance (rapidfuzz), which catches misspellings such as "Citygroup" or "Zuckerb
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 import ahocorasick
-import simplemma
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from indexer.enrich.dictionaries import is_known
 from indexer.enrich.inflection import CONSONANT_ENDINGS, phrase_forms
 from indexer.enrich.text import APOSTROPHES, ELISIONS, Token, sentence_spans, split_apostrophe, tokens
+from indexer.enrich.text import sentence_starts as sentence_starts_of
 from indexer.enrich.watchlist import Entity, Watchlist, load_watchlist  # noqa: F401 - re-exported for the UI
 
 NORMAL, EXACT, AMBIGUOUS = "normal", "exact", "ambiguous"
@@ -32,10 +34,29 @@ FUZZY_MIN_LEN = 8   # shorter names have too many one-letter neighbours (Goldman
 
 def norm_word(word: str) -> str:
     """Lower case, apostrophe ending dropped: the unit the automaton matches on."""
-    base, suffix = split_apostrophe(word.lower())
+    low = word.lower()
+    if "'" not in low and "’" not in low and "ʼ" not in low:
+        return low
+    base, suffix = split_apostrophe(low)
     if not suffix:
         return base
     return base if len(suffix) <= 3 or suffix in {"owi", "iem", "ach", "ami"} else base + suffix
+
+
+class _NormTable(dict):
+    """word as written -> :func:`norm_word`, remembered (a plain dict lookup for a word seen before)."""
+
+    __slots__ = ()
+    MAX = 100_000
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= self.MAX:
+            self.clear()
+        value = self[word] = norm_word(word)
+        return value
+
+
+NORM_TABLE = _NormTable()
 
 
 @dataclass(frozen=True)
@@ -100,17 +121,16 @@ class EntityMatcher:
         self.fuzzy_entity = fuzzy_choices
 
     # -- matching -------------------------------------------------------------------
-    def find(self, toks: list[Token], lang: str | None, sentence_of: list[int], text: str = "") -> list[Mention]:
-        """Mentions in a token list (sentence_of[i] = sentence index of token i; text = the tokens' source)."""
-        words = [norm_word(t.text) for t in toks]
-        starts: dict[int, int] = {}
-        ends: dict[int, int] = {}
-        pos = 0
-        for i, w in enumerate(words):
-            starts[pos] = i
-            pos += len(w)
-            ends[pos - 1] = i
-            pos += 1
+    def find(self, toks: list[Token], lang: str | None, sentence_of: list[int], text: str = "",
+             words: list[str] | None = None) -> list[Mention]:
+        """Mentions in a token list (sentence_of[i] = sentence index of token i; text = the tokens' source;
+        ``words`` = :func:`norm_word` of each token, when the caller has them already)."""
+        if words is None:
+            words = [norm_word(t.text) for t in toks]
+        # where each word starts and ends in the normalised text (words joined by single spaces)
+        begins = [0, *accumulate(len(w) + 1 for w in words)][:-1]
+        starts: dict[int, int] = dict(zip(begins, range(len(words))))
+        ends: dict[int, int] = dict(zip((b + len(w) - 1 for b, w in zip(begins, words)), range(len(words))))
         normalized = " ".join(words)
         lang = (lang or "")[:2]
         candidates: list[Mention] = []
@@ -133,7 +153,7 @@ class EntityMatcher:
                 if kind == NORMAL and ent.ambiguous_after and i > 0 and words[i - 1] in ent.ambiguous_after:
                     kind = AMBIGUOUS
                 candidates.append(Mention(form.entity, i, j, kind))
-        sentence_starts = {k for k in range(len(sentence_of)) if k == 0 or sentence_of[k] != sentence_of[k - 1]}
+        sentence_starts = sentence_starts_of(sentence_of)
         named = {k for m in candidates if m.kind != AMBIGUOUS for k in range(m.start_tok, m.end_tok)}
         candidates = [m for m in candidates if m.kind != AMBIGUOUS
                       or not self._inside_longer_name(m, toks, text, sentence_starts, named)]
@@ -177,7 +197,7 @@ class EntityMatcher:
             covered.update(range(m.start_tok, m.end_tok))
         out = []
         for i, tok in enumerate(toks):
-            if i in covered or len(words[i]) < FUZZY_MIN_LEN - 1 or not tok.text[:1].isupper():
+            if len(words[i]) < FUZZY_MIN_LEN - 1 or not tok.text[:1].isupper() or i in covered:
                 continue
             ei = self._fuzzy_lookup(words[i])
             if ei is not None:
@@ -186,7 +206,7 @@ class EntityMatcher:
 
     @lru_cache(maxsize=50_000)
     def _fuzzy_lookup(self, word: str) -> int | None:
-        if simplemma.is_known(word, lang="en") or simplemma.is_known(word, lang="pl"):
+        if is_known(word, "en") or is_known(word, "pl"):
             return None
         candidates = [word] + [word[: -len(e)] for e in CONSONANT_ENDINGS
                                if word.endswith(e) and len(word) - len(e) >= FUZZY_MIN_LEN - 1]
@@ -201,7 +221,7 @@ class EntityMatcher:
 
     def _confirm_ambiguous(self, mentions: list[Mention], words: list[str], sentence_of: list[int]) -> list[Mention]:
         confirmed = {m.entity for m in mentions if m.kind != AMBIGUOUS}
-        sentence_starts = {i for i in range(len(sentence_of)) if i == 0 or sentence_of[i] != sentence_of[i - 1]}
+        sentence_starts = sentence_starts_of(sentence_of)
         out = []
         sent_words: dict[int, list[str]] | None = None
         for m in mentions:
@@ -291,6 +311,9 @@ def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts
     run: list[int] = []
 
     def flush() -> None:
+        if len(run) < 2:        # one capitalised word is no multi-word name
+            run.clear()
+            return
         r = list(run)
         run.clear()
         while r and not elided(r[0]) and (toks[r[0]].lower in _NAME_STOP
@@ -317,7 +340,11 @@ def other_names(text: str, toks: list[Token], covered: set[int], sentence_starts
     headline_words = _headline_case_tokens(toks, sentence_starts)
     for i, tok in enumerate(toks):
         w = tok.text
-        capital = w[:1].isupper() and not w.isdigit() and i not in headline_words
+        if not w[:1].isupper():      # most words: they end a run of names, if any
+            if run:
+                flush()
+            continue
+        capital = not w.isdigit() and i not in headline_words
         contiguous = bool(run) and (gap(run[-1], i).strip() in ("", "-") or elided(run[-1]))
         if capital and i not in covered and (not run or contiguous) and (not run or i not in sentence_starts):
             run.append(i)
@@ -334,21 +361,31 @@ def _headline_case_tokens(toks: list[Token], sentence_starts: set[int]) -> set[i
     """Tokens of sentences written in headline case ("Court Rejects Epic Games Challenge"): no names there."""
     out: set[int] = set()
     starts = sorted(sentence_starts) + [len(toks)]
+    # running counts of words starting with a letter / with a capital letter (a capital is a letter)
+    firsts = [t.text[:1] for t in toks]
+    letters = [0, *accumulate(1 if c.isalpha() else 0 for c in firsts)]
+    capitals = [0, *accumulate(1 if c.isupper() and c.isalpha() else 0 for c in firsts)]
     for a, b in zip(starts, starts[1:]):
-        words = [t for t in toks[a:b] if t.text[:1].isalpha()]
-        if len(words) >= 4 and sum(1 for t in words if t.text[:1].isupper()) >= 0.6 * len(words):
+        n_words = letters[b] - letters[a]
+        if n_words >= 4 and capitals[b] - capitals[a] >= 0.6 * n_words:
             out.update(range(a, b))
     return out
 
 
 @lru_cache(maxsize=100_000)
 def _common_word(word: str) -> bool:
-    return simplemma.is_known(word, lang="en") or simplemma.is_known(word, lang="pl")
+    return is_known(word, "en") or is_known(word, "pl")
 
 
 def sentence_index(text: str, toks: list[Token]) -> tuple[list[tuple[int, int]], list[int]]:
     """Sentence spans of ``text`` and, per token, the index of its sentence."""
     spans = sentence_spans(text)
-    starts = [s for s, _ in spans]
-    sent_of = [max(0, bisect.bisect_right(starts, t.start) - 1) for t in toks]
+    if not toks:
+        return spans, []
+    if not spans:
+        return spans, [0] * len(toks)
+    starts = np.fromiter((s for s, _ in spans), dtype=np.int64, count=len(spans))
+    offsets = np.fromiter((t.start for t in toks), dtype=np.int64, count=len(toks))
+    # the sentence a token starts in: the last sentence starting at or before it (bisect_right - 1), at least 0
+    sent_of = np.maximum(np.searchsorted(starts, offsets, side="right") - 1, 0).tolist()
     return spans, sent_of

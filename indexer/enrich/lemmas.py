@@ -15,10 +15,8 @@ Other languages use their own simplemma dictionary.
 
 from __future__ import annotations
 
-from functools import lru_cache
 
-import simplemma
-
+from indexer.enrich.dictionaries import SUPPORTED_LANGUAGES, is_known, lemmatize
 from indexer.enrich.text import split_apostrophe, tokens
 
 # a few frequent domain words whose dictionary lemmas are split between two base forms
@@ -28,22 +26,16 @@ LEMMA_OVERRIDES = {
 }
 
 
-def _supported(lang: str) -> bool:
-    try:
-        simplemma.lemmatize("test", lang=lang)
-        return True
-    except (ValueError, KeyError):
-        return False
-
-
-@lru_cache(maxsize=64)
 def _lang_ok(lang: str) -> bool:
-    return _supported(lang)
+    return lang in SUPPORTED_LANGUAGES
 
 
-@lru_cache(maxsize=200_000)
 def lemma(word: str, lang: str | None = None) -> str:
-    """The lower-case lemma of one word (see the module docstring for the rules)."""
+    """The lower-case lemma of one word (see the module docstring for the rules), remembered per language."""
+    return lemma_table(lang)[word]
+
+
+def _lemma(word: str, lang: str | None) -> str:
     w = word.lower()
     base, suffix = split_apostrophe(w)
     if suffix:
@@ -55,22 +47,50 @@ def lemma(word: str, lang: str | None = None) -> str:
         return w
     if lang in (None, "", "pl", "en"):
         prefer = "en" if lang == "en" else "pl"
-        known_pl = simplemma.is_known(w, lang="pl")
-        known_en = simplemma.is_known(w, lang="en")
+        known_pl = is_known(w, "pl")
+        known_en = is_known(w, "en")
         if known_pl and known_en:
-            l_pl = simplemma.lemmatize(w, lang="pl").lower()
-            l_en = simplemma.lemmatize(w, lang="en").lower()
+            l_pl = lemmatize(w, "pl").lower()
+            l_en = lemmatize(w, "en").lower()
             if l_pl == w or l_en == w:
                 return w
             return l_en if prefer == "en" else l_pl
         if known_pl:
-            return simplemma.lemmatize(w, lang="pl").lower()
+            return lemmatize(w, "pl").lower()
         if known_en:
-            return simplemma.lemmatize(w, lang="en").lower()
-        return simplemma.lemmatize(w, lang=("pl", "en")).lower()
+            return lemmatize(w, "en").lower()
+        return lemmatize(w, ("pl", "en")).lower()
     if _lang_ok(lang):
-        return simplemma.lemmatize(w, lang=lang).lower()
+        return lemmatize(w, lang).lower()
     return w
+
+
+class _LemmaTable(dict):
+    """word as written -> :func:`lemma` in one language; a plain dict lookup once a word has been seen."""
+
+    __slots__ = ("lang",)
+    MAX = 200_000
+
+    def __init__(self, lang: str | None) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= self.MAX:
+            self.clear()
+        value = self[word] = _lemma(word, self.lang)
+        return value
+
+
+_TABLES: dict[str | None, _LemmaTable] = {}
+
+
+def lemma_table(lang: str | None) -> _LemmaTable:
+    """The per-process table of lemmas of one language (news vocabulary is Zipfian: most words repeat)."""
+    table = _TABLES.get(lang)
+    if table is None:
+        table = _TABLES[lang] = _LemmaTable(lang)
+    return table
 
 
 def lemma_tokens(text: str, lang: str | None = None) -> list[str]:

@@ -11,7 +11,7 @@ matched, lemmatised and case-checked like any other.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*")
 APOSTROPHES = "'’ʼ"
@@ -28,11 +28,11 @@ mr mrs ms dr prof inc corp co ltd st jr sr vs etc eg ie no nr jan feb mar apr ju
 u s k e p gen sen rep gov fig ok np tj itp itd tzw tzn ws mln mld tys dr hab inż im al ul godz pt pn wg ang zob
 """.split())
 
+_WORD_BEFORE_DOT_RE = re.compile(r"([^\W\d_]+)\.$")
 _SENTENCE_END_RE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+|$)|\n\s*\n|\n")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     text: str      # as written
     start: int     # offset in the source string
     end: int
@@ -42,27 +42,38 @@ class Token:
         return self.text.lower()
 
 
+_HAS_APOSTROPHE = re.compile("[" + APOSTROPHES + "]")
+_WORD_PARTS_RE = re.compile(r"([^\W_]+)((?:['’ʼ][^\W_]+)*)")   # WORD_RE, the apostrophe part apart
+
+
 def tokens(text: str) -> list[Token]:
     """Word tokens with their offsets (an elided article before an apostrophe is a token of its own)."""
     out: list[Token] = []
-    for m in WORD_RE.finditer(text or ""):
-        word, start = m.group(), m.start()
+    append = out.append
+    new = tuple.__new__
+    for m in _WORD_PARTS_RE.finditer(text or ""):
+        start, end = m.span()
+        if m.end(1) == end:   # nearly every word: no apostrophe, no elision to split
+            append(new(Token, (m.group(), start, end)))
+            continue
+        word = m.group()
         head, rest = split_apostrophe(word)
         if rest and len(rest) >= 2 and head.lower() in ELISIONS and rest[0].isalpha():
-            out.append(Token(head, start, start + len(head)))
+            append(Token(head, start, start + len(head)))
             rest_start = start + len(head) + 1
-            out.append(Token(word[len(head) + 1:], rest_start, m.end()))
+            append(Token(word[len(head) + 1:], rest_start, end))
         else:
-            out.append(Token(word, start, m.end()))
+            append(Token(word, start, end))
     return out
 
 
 def split_apostrophe(word: str) -> tuple[str, str]:
     """'Facebook's' -> ('Facebook', 's'); 'Google’a' -> ('Google', 'a'); other words -> (word, '')."""
-    for i, ch in enumerate(word):
-        if ch in APOSTROPHES:
-            return word[:i], word[i + 1:]
-    return word, ""
+    m = _HAS_APOSTROPHE.search(word)
+    if m is None:
+        return word, ""
+    i = m.start()
+    return word[:i], word[i + 1:]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -73,7 +84,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     for m in _SENTENCE_END_RE.finditer(text):
         end = m.end()
         if m.group()[0] == ".":
-            before = re.search(r"([^\W\d_]+)\.$", text[max(0, m.start() - 12):m.start() + 1])
+            before = _WORD_BEFORE_DOT_RE.search(text[max(0, m.start() - 12):m.start() + 1])
             if before and (before.group(1).lower() in _ABBREVIATIONS or len(before.group(1)) == 1):
                 continue
             nxt = text[end:end + 3].lstrip()
@@ -87,13 +98,19 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     # trim whitespace
     out = []
     for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            out.append((s, e))
+        segment = text[s:e]
+        stripped = segment.strip()
+        if stripped:
+            s += len(segment) - len(segment.lstrip())
+            out.append((s, s + len(stripped)))
     return out
+
+
+def sentence_starts(sentence_of: list[int]) -> set[int]:
+    """Indexes of the tokens that start a sentence (``sentence_of[k]`` = the sentence of token k)."""
+    if not sentence_of:
+        return set()
+    return {0, *(k for k, (a, b) in enumerate(zip(sentence_of, sentence_of[1:]), 1) if a != b)}
 
 
 def sentences(text: str) -> list[str]:
