@@ -5,7 +5,8 @@ own time limit), keeps the stats file (:mod:`crawler.run_report`; each crawler's
 :class:`~crawler.extensions.RunReport` rewrites its source's entry about every second, the
 supervisor reads it for its live progress line and run history), prints a per-source report
 and exits 0 when the crawl completed, even with per-page errors (they are in the report).
-Exit 2: bad arguments or sources file.
+Exit 2: bad arguments or sources file. Exit 3: raw pages could not be stored (disk full, …):
+the sources concerned were stopped (finish reason ``storage_error``) and the error says where.
 
 Top-level imports stay light: the extraction pool's fork server is a fresh interpreter that
 may re-import this module as ``__mp_main__``; Scrapy is imported only inside :func:`crawl_sources`.
@@ -70,11 +71,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from crawler.sources import SourcesError
     try:
-        crawl_sources(args.sources, args.stats_file, args.run_id, args.sources_file)
+        final = crawl_sources(args.sources, args.stats_file, args.run_id, args.sources_file)
     except SourcesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    stopped = storage_failures(final)
+    for line in stopped:
+        print(f"error: {line}", file=sys.stderr, flush=True)
+    return 3 if stopped else 0
+
+
+def storage_failures(final: dict) -> list[str]:
+    """One line per source stopped because its raw pages could not be stored."""
+    lines = []
+    for name, entry in (final.get("sources") or {}).items():
+        if entry.get("finish_reason") != "storage_error":
+            continue
+        sample = next((x for x in entry.get("error_samples") or () if x.get("kind") == "storage"), {})
+        n = (entry.get("errors") or {}).get("storage", 0)
+        lines.append(f"{name}: {n} pages not archived, crawl stopped: {sample.get('message') or 'storage error'}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from jobs_helpers import isolated_settings, serve_demo, write_sources
 
 def test_a_dead_worker_is_replaced_and_later_pages_still_run(settings):
     s = settings.replace(extract_workers=1)
-    _SharedPool.acquire()
-    try:
-        async def scenario():
+    async def scenario():
+        _SharedPool.acquire()
+        try:
             try:
                 await run_in_pool(s, os._exit, 1)  # the worker dies, twice
             except Exception as exc:  # noqa: BLE001 - the page that kills its worker is reported
@@ -25,12 +25,12 @@ def test_a_dead_worker_is_replaced_and_later_pages_still_run(settings):
             else:
                 died = None
             return died, await run_in_pool(s, pow, 2, 10)
+        finally:
+            await _SharedPool.release()
 
-        died, answer = asyncio.run(scenario())
-        assert died == "BrokenProcessPool"
-        assert answer == 1024
-    finally:
-        _SharedPool.release()
+    died, answer = asyncio.run(scenario())
+    assert died == "BrokenProcessPool"
+    assert answer == 1024
 
 
 def _gone(pid: int) -> bool:
