@@ -91,29 +91,58 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+ROLES = ("crawl process", "workers", "fork server", "resource tracker", "other")
+
+
 class TreeCPU:
-    """Samples the CPU time of a process and each of its descendants while they live.
+    """Samples the CPU time and resident memory of a process and each of its descendants while they live.
 
     ``split()`` -> {"main": seconds, "children": seconds}: the last value seen for each
-    process, so workers that exit before the end still count (up to the last sample)."""
+    process, so workers that exit before the end still count (up to the last sample).
+    ``by_role()`` -> per role of :data:`ROLES` (a fork server's children are its workers):
+    processes seen, CPU seconds, the largest peak RSS of one process of that role, in bytes.
+    ``extra`` names processes outside the tree (the Elasticsearch node) whose RSS is sampled too."""
 
-    def __init__(self, pid: int, interval: float = 0.25):
+    def __init__(self, pid: int, interval: float = 0.25, extra: dict[str, int] | None = None):
         self.pid = pid
         self.interval = interval
         self.last: dict[int, float] = {}
+        self.peak_rss: dict[int, int] = {}
+        self.roles: dict[int, str] = {}
+        self.extra = dict(extra or {})
+        self.extra_rss: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _role(self, p: psutil.Process) -> str:
+        if p.pid == self.pid:
+            return "crawl process"
+        cmd = " ".join(p.cmdline())
+        if "multiprocessing.forkserver" in cmd:
+            return "workers" if self.roles.get(p.ppid()) == "fork server" else "fork server"
+        if "resource_tracker" in cmd:
+            return "resource tracker"
+        return "other"
 
     def _sample(self) -> None:
         try:
             root = psutil.Process(self.pid)
             procs = [root, *root.children(recursive=True)]
         except psutil.Error:
-            return
+            procs = []
         for p in procs:
             try:
                 t = p.cpu_times()
-                self.last[p.pid] = t.user + t.system
+                rss = p.memory_info().rss
+                if p.pid not in self.roles:
+                    self.roles[p.pid] = self._role(p)
+            except psutil.Error:
+                continue
+            self.last[p.pid] = t.user + t.system
+            self.peak_rss[p.pid] = max(rss, self.peak_rss.get(p.pid, 0))
+        for name, pid in self.extra.items():
+            try:
+                self.extra_rss[name] = max(psutil.Process(pid).memory_info().rss, self.extra_rss.get(name, 0))
             except psutil.Error:
                 pass
 
@@ -133,3 +162,13 @@ class TreeCPU:
     def split(self) -> dict[str, float]:
         main = self.last.get(self.pid, 0.0)
         return {"main": main, "children": sum(v for k, v in self.last.items() if k != self.pid)}
+
+    def by_role(self) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for pid, cpu in self.last.items():
+            role = self.roles.get(pid, "other")
+            r = out.setdefault(role, {"processes": 0, "cpu": 0.0, "peak_rss": 0})
+            r["processes"] += 1
+            r["cpu"] += cpu
+            r["peak_rss"] = max(r["peak_rss"], self.peak_rss.get(pid, 0))
+        return {role: out[role] for role in ROLES if role in out}

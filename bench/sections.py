@@ -80,9 +80,19 @@ def throughput(ctx: Context) -> str:
     if crawl:
         headline.append(f"DealWatch crawl {crawl.rate:.1f} pages/s")
     if ratio_c is not None:
-        headline.append(f"{ratio_c:.2f} × the extraction ceiling (target ≥ 0.7: {'met' if ratio_c >= 0.7 else 'missed'})")
+        headline.append(f"{ratio_c:.2f} × the extraction ceiling (target ≥ {TARGET_CEILING}: "
+                        f"{'met' if ratio_c >= TARGET_CEILING else 'missed'})")
     if ratio_np is not None:
-        headline.append(f"{ratio_np:.1f} × news-please (target ≥ 3: {'met' if ratio_np >= 3 else 'missed'})")
+        headline.append(f"{ratio_np:.1f} × news-please (target ≥ {TARGET_NEWSPLEASE}: "
+                        f"{'met' if ratio_np >= TARGET_NEWSPLEASE else 'missed'})")
+    procs = crawl.notes.get("processes") if crawl else None
+    if procs:
+        total_ms = 1000 * sum(v["cpu"] for k, v in procs.items() if k != "elasticsearch") / crawl.pages
+        headline.append(f"{total_ms:.0f} CPU ms/page (target ≤ {TARGET_CPU_MS}: {'met' if total_ms <= TARGET_CPU_MS else 'missed'})")
+        for role, limit in TARGET_RSS_MB.items():
+            if role in procs:
+                mb = procs[role]["peak_rss"] / 2**20
+                headline.append(f"{role} {mb:.0f} MB (target ≤ {limit}: {'met' if mb <= limit else 'missed'})")
     _echo("1. Throughput", tbl)
     body = [f"**Headline:** {'; '.join(headline) or 'crawl not measured'}.", "", ctx.stamp(), "",
             f"{len(pages):,} real pages of `news-pages/` served by a local site (`demo_sites/bench_site.py`) on {n_hosts} "
@@ -102,10 +112,10 @@ def throughput(ctx: Context) -> str:
              "pool; bulk indexing into a `bench-tp-` index). Wall time includes process start and shutdown. CPU = the "
              "crawl process and its workers; the Elasticsearch node's CPU is shown apart."]
     if crawl:
-        split = crawl.notes.get("cpu_split") or {}
-        if split:
-            body.append(f"  CPU split (sampled): Scrapy process {split.get('main', 0):.1f} s, extraction/enrichment "
-                        f"workers {split.get('children', 0):.1f} s.")
+        if procs:
+            body += ["", "Per process of the crawl (CPU sampled every 0.25 s from the process tree; the "
+                     "Elasticsearch node's CPU from its node stats; RSS: the largest peak of one process of the row):",
+                     "", process_table(procs, crawl.pages), ""]
         body.append(f"  Crawl stats: {crawl.notes.get('stats')}; exit code {crawl.notes.get('returncode')}. "
                     f"Command: `{crawl.notes.get('command', '').replace(str(ctx.workdir), '$WORKDIR')}`.")
     if npl:
@@ -114,8 +124,9 @@ def throughput(ctx: Context) -> str:
                     "to a file tree like news-please's file storage (`bench/newsplease_worker.py`, in its own venv "
                     f"`/tmp/dealwatch-bench/np-venv`). Failures: {npl.notes.get('errors')}.")
     if ratio_c is not None:
-        body += ["", f"Ratios (wall-clock pages/s, same session): DealWatch / ceiling = **{ratio_c:.2f}** (target ≥ 0.7)"
-                 + (f"; DealWatch / news-please = **{ratio_np:.1f}** (target ≥ 3)" if ratio_np else "")
+        body += ["", f"Ratios (wall-clock pages/s, same session): DealWatch / ceiling = **{ratio_c:.2f}** "
+                 f"(target ≥ {TARGET_CEILING})"
+                 + (f"; DealWatch / news-please = **{ratio_np:.1f}** (target ≥ {TARGET_NEWSPLEASE})" if ratio_np else "")
                  + (f"; DealWatch / (extract + enrich) = {crawl.rate / by['ceiling: extract + enrich'].rate:.2f}"
                     if "ceiling: extract + enrich" in by else "") + "."]
         def per_page(r) -> float:
@@ -137,6 +148,24 @@ def throughput(ctx: Context) -> str:
         except Exception as exc:  # the profile is an explanation, not a measurement: report and go on
             log.warning("profile failed: %s", exc)
     return "\n".join(body)
+
+
+# issue 13's targets for the crawl (wall-clock ratios in one run; CPU per page of the crawl
+# process and its workers; resident memory of one process)
+TARGET_CEILING = 0.6
+TARGET_NEWSPLEASE = 3.5
+TARGET_CPU_MS = 38
+TARGET_RSS_MB = {"crawl process": 300, "workers": 400}
+
+
+def process_table(procs: dict, pages: int) -> str:
+    """The crawl's CPU ms/page and peak RSS per process role (bench.measure.TreeCPU.by_role)."""
+    rows = [(role, int(v["processes"]), v["cpu"], 1000 * v["cpu"] / max(1, pages), v["peak_rss"] / 2**20)
+            for role, v in procs.items()]
+    own = [v for k, v in procs.items() if k != "elasticsearch"]
+    rows.append(("crawl total (without Elasticsearch)", sum(int(v["processes"]) for v in own),
+                 sum(v["cpu"] for v in own), 1000 * sum(v["cpu"] for v in own) / max(1, pages), ""))
+    return report.table(["process", "processes", "CPU s", "CPU ms/page", "peak RSS MB (one process)"], rows)
 
 
 def _mean_run(a, b):

@@ -116,6 +116,15 @@ def _cpu(proc: psutil.Process) -> float:
 
 
 # ----------------------------------------------------------------------------- DealWatch
+def es_pid(settings: Settings) -> int | None:
+    """The local Elasticsearch node's process id (None for a remote node: its memory is not ours to read)."""
+    es = make_client(settings)
+    info = es.nodes.info(node_id="_local", metric="process")
+    node = next(iter(info["nodes"].values()))
+    pid = int(node.get("process", {}).get("id") or 0)
+    return pid if pid and psutil.pid_exists(pid) else None
+
+
 def es_cpu_seconds(settings: Settings) -> float:
     es = make_client(settings)
     stats = es.nodes.stats(node_id="_local", metric="process")
@@ -155,7 +164,8 @@ def _measure_crawl(cmd, env, es, s, settings, layout, workdir, stats_file, timeo
     log_file = workdir / "crawl.log"
     with Stopwatch() as sw, open(log_file, "w", encoding="utf-8") as log_fh:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log_fh, stderr=subprocess.STDOUT, text=True)
-        with TreeCPU(proc.pid) as tree:
+        node_pid = es_pid(settings)
+        with TreeCPU(proc.pid, extra={"elasticsearch": node_pid} if node_pid else None) as tree:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -171,9 +181,11 @@ def _measure_crawl(cmd, env, es, s, settings, layout, workdir, stats_file, timeo
     # getrusage can miss them; the sampled process tree sees every descendant while it lives.
     split = tree.split()
     usage = Usage(sw.usage.wall, max(sw.usage.cpu, split["main"] + split["children"]))
+    processes = tree.by_role()
+    processes["elasticsearch"] = {"processes": 1, "cpu": es_cpu, "peak_rss": tree.extra_rss.get("elasticsearch", 0)}
     result = RunResult("DealWatch crawl", len(layout.article_urls), stored, usage, es_cpu,
                        {"returncode": proc.returncode, "stats": _stats_summary(stats), "command": " ".join(cmd),
-                        "cpu_split": split})
+                        "cpu_split": split, "processes": processes})
     return result
 
 

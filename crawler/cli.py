@@ -1,10 +1,11 @@
-"""The crawler's commands: ``dealwatch crawl``, ``schedule``, ``status`` and ``reextract``.
+"""The crawler's commands: ``dealwatch crawl``, ``schedule``, ``status``, ``reextract`` and ``repair known-urls``.
 
 ``crawl`` runs chosen sources once, now, each in its own crawl process (the same job the
 scheduler runs: :func:`crawler.supervisor.supervise_crawl`), with a live progress board and a
 final per-source report. ``schedule`` is the daemon (:mod:`crawler.scheduler`). ``status``
 reads the run history and the scheduler's job store. ``reextract`` rebuilds documents from
-the stored raw pages without fetching anything. ``dealwatch/cli.py`` adds :data:`COMMANDS`
+the stored raw pages without fetching anything. ``repair known-urls`` rebuilds a damaged
+known-URL store from the index and the WARC files. ``dealwatch/cli.py`` adds :data:`COMMANDS`
 to the ``dealwatch`` group.
 """
 
@@ -211,4 +212,28 @@ def reextract(sources: tuple[str, ...], workers: int | None) -> None:
                + (", ".join(f"{k} {v}" for k, v in sorted(result.dropped.items())) or "0"))
 
 
-COMMANDS = [crawl, schedule, status, reextract]
+# --- dealwatch repair ------------------------------------------------------------------
+
+@click.group("repair")
+def repair() -> None:
+    """Rebuild per-machine state from the archive after damage."""
+
+
+@repair.command("known-urls")
+def repair_known_urls() -> None:
+    """Rebuild the known-URL store from the index and the WARC files (the old file is kept aside).
+
+    Run it when a crawl says the store is damaged. Indexed pages are not fetched again until
+    they are due; pages archived but never indexed are indexed by the next run from their WARC."""
+    from crawler.known_urls import rebuild
+    from indexer.archive import Archive
+
+    settings = get_settings()
+    result = rebuild(settings, Archive(settings))
+    if result.kept_as:
+        click.echo(f"the old store is kept as {result.kept_as}")
+    click.echo(f"rebuilt {result.path}: {result.indexed} indexed pages from the index, {result.pending} pages "
+               f"found only in WARC files (the next run indexes them from there)")
+
+
+COMMANDS = [crawl, schedule, status, reextract, repair]

@@ -5,7 +5,9 @@ own time limit), keeps the stats file (:mod:`crawler.run_report`; each crawler's
 :class:`~crawler.extensions.RunReport` rewrites its source's entry about every second, the
 supervisor reads it for its live progress line and run history), prints a per-source report
 and exits 0 when the crawl completed, even with per-page errors (they are in the report).
-Exit 2: bad arguments or sources file.
+Exit 2: bad arguments or sources file. Exit 4: the known-URL store is damaged (the message names
+the file and the repair, ``dealwatch repair known-urls``). Exit 3: raw pages could not be stored (disk full, …):
+the sources concerned were stopped (finish reason ``storage_error``) and the error says where.
 
 Top-level imports stay light: the extraction pool's fork server is a fresh interpreter that
 may re-import this module as ``__mp_main__``; Scrapy is imported only inside :func:`crawl_sources`.
@@ -32,6 +34,7 @@ def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_f
     from scrapy.settings import Settings as ScrapySettings
 
     from crawler import run_report
+    from crawler.known_urls import KnownUrls
     from crawler.settings import scrapy_settings, source_settings
     from crawler.sources import load_sources, select_sources, time_limit
     from crawler.spiders.news import NewsSpider
@@ -42,6 +45,7 @@ def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_f
         source_names = [n for n in source_names.split(",") if n]
     sources_path = Path(sources_file) if sources_file else dw.sources_file
     sources = select_sources(load_sources(sources_path), list(source_names), str(sources_path))
+    KnownUrls.from_settings(dw).close()   # a damaged store stops the run here, named (KnownUrlsDamaged)
     run_id = run_id or run_report.new_run_id()
     stats_path = Path(stats_file)
     run_report.start_stats_file(stats_path, run_id, [s.name for s in sources])
@@ -68,13 +72,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stats-file", required=True, help="JSON stats file, rewritten about every second")
     parser.add_argument("--run-id", help="run id (default: a new one, UTC time + random)")
     args = parser.parse_args(argv)
+    from crawler.known_urls import KnownUrlsDamaged
     from crawler.sources import SourcesError
     try:
-        crawl_sources(args.sources, args.stats_file, args.run_id, args.sources_file)
+        final = crawl_sources(args.sources, args.stats_file, args.run_id, args.sources_file)
     except SourcesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    except KnownUrlsDamaged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+    stopped = storage_failures(final)
+    for line in stopped:
+        print(f"error: {line}", file=sys.stderr, flush=True)
+    return 3 if stopped else 0
+
+
+def storage_failures(final: dict) -> list[str]:
+    """One line per source stopped because its raw pages could not be stored."""
+    lines = []
+    for name, entry in (final.get("sources") or {}).items():
+        if entry.get("finish_reason") != "storage_error":
+            continue
+        sample = next((x for x in entry.get("error_samples") or () if x.get("kind") == "storage"), {})
+        n = (entry.get("errors") or {}).get("storage", 0)
+        lines.append(f"{name}: {n} pages not archived, crawl stopped: {sample.get('message') or 'storage error'}")
+    return lines
 
 
 if __name__ == "__main__":

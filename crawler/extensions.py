@@ -56,6 +56,7 @@ class CrawlState:
         self.run_id = crawler.settings["DW_RUN_ID"]
         self.known = KnownUrls.from_settings(self.settings)
         self.warc: WarcWriter | None = None
+        self.storage_error: str | None = None   # why raw pages could not be kept (the crawl stopped)
 
     @classmethod
     def from_crawler(cls, crawler):

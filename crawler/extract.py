@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import htmldate
 import trafilatura
 from trafilatura.settings import use_config
 
@@ -42,7 +43,11 @@ _MODES = {
 }
 _CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HTML_LANG_RE = re.compile(r"""<html[^>]*\slang\s*=\s*["']?([A-Za-z]{2,3})""", re.I)
-_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+# The date: htmldate's fast search first (metadata, JSON-LD, URL, date elements, timestamps);
+# its extensive search (free text, and dateparser for unusual formats: seconds to load its
+# locales in each worker, and most of the date search's CPU) only for a page where that found
+# nothing (:func:`_extensive_date`). BENCHMARKS.md §5 compares the dates with a single extensive search.
+_DATE_PARAMS = {"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
 _config = use_config()
 _config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")  # signal-based timeouts do not work in worker threads
@@ -126,6 +131,15 @@ def fundus_text_usable(text: str, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS) 
     return len(text) >= max(min_text_chars, FUNDUS_MIN_TEXT_CHARS)
 
 
+def _extensive_date(text_html: str, url: str | None) -> str | None:
+    """htmldate's extensive search, for a page where the fast search found no date."""
+    try:
+        return htmldate.find_date(text_html, url=url, **{**_DATE_PARAMS, "extensive_search": True})
+    except Exception as exc:  # noqa: BLE001 - htmldate/lxml on hostile markup: the page just has no date
+        log.debug("extensive date search failed for %s: %s", url, exc)
+        return None
+
+
 def extract_article(html: bytes | str, url: str, source: str, default_lang: str = "", *,
                     encoding: str | None = None, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
                     mode: str = "balanced", crawled_at: datetime | None = None,
@@ -161,6 +175,8 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
         text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
         if doc is None or not text or len(text) < min_text_chars:  # nothing kept, or too little
             return Dropped("no_text", url, f"{len(text)} characters of article text (minimum {min_text_chars})")
+    if not doc.date and (found is None or found.published_at is None):
+        doc.date = _extensive_date(text_html, getattr(doc, "url", None) or url)
 
     fetched = canonicalize(url)
     canonical = fetched

@@ -11,10 +11,18 @@ date, when it was last fetched, the WARC record holding the raw page, and a stat
 - ``dropped``: fetched but not an article (no text, not HTML, too large).
 
 :meth:`KnownUrls.decide` is the whole incremental policy (see ``docs/crawler.md``).
+
+A damaged file (cut to 0 bytes, overwritten, not SQLite) is never taken for an empty store
+(that would fetch and archive every page of every source again): opening it raises
+:class:`KnownUrlsDamaged`, which names the file and the repair, ``dealwatch repair
+known-urls`` (:func:`rebuild`: the rows come back from the index, which holds every indexed
+page with its WARC pointer, and from the WARC files, which hold the pages archived but not
+indexed yet).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -23,6 +31,8 @@ from pathlib import Path
 from typing import Iterator
 
 from dealwatch.dates import parse_datetime, to_iso, utcnow
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pages (
@@ -60,6 +70,25 @@ class PendingPage:
     lastmod: datetime | None
 
 
+REPAIR_COMMAND = "dealwatch repair known-urls"
+
+
+class KnownUrlsDamaged(RuntimeError):
+    """The known-URL store's file exists but is not a usable store."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"the known-URL store {path} is damaged ({reason}); crawling with it would fetch "
+                         f"every page again. Rebuild it from the index and the WARC files: {REPAIR_COMMAND}")
+        self.path = path
+        self.reason = reason
+
+
+def store_path(settings) -> Path:
+    """The store of one archive: one file per index prefix under ``state_dir``."""
+    name = f"known_urls-{settings.index_prefix.rstrip('-')}.sqlite" if settings.index_prefix else "known_urls.sqlite"
+    return Path(settings.state_dir) / name
+
+
 class KnownUrls:
     def __init__(self, path: Path, revisit_days: float = 3.0, revisit_interval_hours: float = 12.0):
         self.path = Path(path)
@@ -67,16 +96,23 @@ class KnownUrls:
         self.revisit = timedelta(days=revisit_days)
         self.revisit_every = timedelta(hours=revisit_interval_hours)
         self._lock = threading.Lock()
+        if self.path.exists() and self.path.stat().st_size == 0:
+            raise KnownUrlsDamaged(self.path, "the file is empty: it was cut to 0 bytes")
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise KnownUrlsDamaged(self.path, str(exc)) from exc
 
     @classmethod
     def from_settings(cls, settings) -> "KnownUrls":
         """The store of one archive: one file per index prefix under ``state_dir``."""
-        name = f"known_urls-{settings.index_prefix.rstrip('-')}.sqlite" if settings.index_prefix else "known_urls.sqlite"
-        return cls(Path(settings.state_dir) / name, settings.revisit_days, settings.revisit_interval_hours)
+        return cls(store_path(settings), settings.revisit_days, settings.revisit_interval_hours)
 
     def forget_source(self, source: str) -> int:
         """Forget every page of a source (its documents are gone from the index)."""
@@ -183,3 +219,66 @@ class KnownUrls:
             args.append(status)
         with self._lock:
             return self._db.execute(q, args).fetchone()[0]
+
+
+# --- repair ------------------------------------------------------------------------------
+
+@dataclass
+class RebuildResult:
+    path: Path
+    kept_as: Path | None = None     # the damaged file, moved aside
+    indexed: int = 0                # pages taken from the index
+    pending: int = 0                # pages found only in WARC files (indexed by the next run)
+
+
+_INDEX_FIELDS = ["url", "canonical_url", "source", "content_hash", "published_at", "crawled_at", "updated_at",
+                 "raw_warc", "raw_offset", "raw_length"]
+
+
+def rebuild(settings, archive) -> RebuildResult:
+    """Rebuild the store of this archive: move the old file aside (``<name>.damaged-<UTC time>``),
+    then every document of the index becomes an ``indexed`` row (under the keys of its URL and
+    canonical URL, with its WARC pointer), and every page of the WARC files that the index does
+    not hold a ``fetched`` row pointing at its latest record, so the next run indexes it from
+    there without fetching it. ``archive`` is an :class:`indexer.archive.Archive`."""
+    from crawler.canonical import url_key
+    from indexer.raw_pages import iter_pages
+
+    path = store_path(settings)
+    result = RebuildResult(path)
+    if path.exists():
+        result.kept_as = path.with_name(f"{path.name}.damaged-{utcnow():%Y%m%dT%H%M%SZ}")
+        path.rename(result.kept_as)
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    known = KnownUrls.from_settings(settings)
+    try:
+        if archive.exists():
+            for hit in archive.scan(_INDEX_FIELDS, oldest_first=True):
+                doc = hit["_source"]
+                url = doc.get("url") or doc.get("canonical_url")
+                if not url or not doc.get("source"):
+                    continue
+                canonical = doc.get("canonical_url") or url
+                fetched = max(filter(None, (parse_datetime(doc.get("crawled_at")), parse_datetime(doc.get("updated_at")))),
+                              default=None) or utcnow()
+                known.mark_indexed([url_key(url), url_key(canonical)], doc["source"], url, canonical, hit["_id"],
+                                   doc.get("content_hash") or "", doc.get("published_at"), fetched,
+                                   doc.get("raw_warc"), doc.get("raw_offset"), doc.get("raw_length"))
+                result.indexed += 1
+        raw_dir = Path(settings.raw_dir)
+        for source_dir in sorted(p for p in raw_dir.iterdir() if p.is_dir()) if raw_dir.is_dir() else ():
+            latest: dict[str, tuple] = {}
+            for warc in sorted(source_dir.glob("*.warc.gz")):
+                try:
+                    for page in iter_pages(settings.data_dir, warc):
+                        latest[url_key(page.url)] = (page.url, page.warc, page.offset, page.length, page.fetched_at)
+                except Exception as exc:  # noqa: BLE001 - a cut tail (killed crawl): what was readable counts
+                    log.warning("stopped reading %s at a damaged record: %s", warc, exc)
+            for key, (url, warc, offset, length, fetched_at) in latest.items():
+                if known._row(key) is None:
+                    known.mark_fetched(key, source_dir.name, url, warc, offset, length, None, fetched_at or utcnow())
+                    result.pending += 1
+    finally:
+        known.close()
+    return result

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from concurrent.futures.process import BrokenProcessPool
 from functools import cached_property
@@ -31,26 +32,49 @@ from crawler.extensions import CrawlState, RunReport
 from crawler.items import PageItem
 from dealwatch.dates import utcnow
 from indexer.archive import Archive
+from indexer import raw_pages
 from indexer.errors import ArchiveError
+from indexer.raw_pages import RawStorageError
 
 log = logging.getLogger(__name__)
 
 
 class _SharedPool:
     """One process pool per crawl process, started when the first page needs it (a run that
-    finds nothing new never pays for worker start-up) and closed by the last spider."""
+    finds nothing new never pays for worker start-up) and closed by the last spider.
+
+    The start runs in a thread: the first submission to a fork-server pool waits seconds for
+    the server to preload the enrichment data, and on the reactor thread that wait would stop
+    every download, archive write and bulk write of the crawl (pages fetched but not yet
+    archived would pile up, and a kill then loses them)."""
 
     pool = None
+    starting: asyncio.Future | None = None
     users = 0
 
     @classmethod
     def acquire(cls) -> None:
         cls.users += 1
 
+    @staticmethod
+    def _start(settings):
+        pool = worker.make_pool(settings)
+        pool.submit(int).result()   # the fork server is up and one worker answers
+        return pool
+
     @classmethod
-    def get(cls, settings):
+    async def get(cls, settings):
         if cls.pool is None:
-            cls.pool = worker.make_pool(settings)
+            if cls.starting is None:
+                cls.starting = asyncio.ensure_future(asyncio.to_thread(cls._start, settings))
+            starting = cls.starting
+            try:
+                pool = await asyncio.shield(starting)
+            finally:
+                if cls.starting is starting and starting.done():
+                    cls.starting = None
+            if cls.pool is None:
+                cls.pool = pool
         return cls.pool
 
     @classmethod
@@ -61,12 +85,20 @@ class _SharedPool:
         pool.shutdown(wait=False, cancel_futures=True)
 
     @classmethod
-    def release(cls) -> None:
+    async def release(cls) -> None:
         cls.users -= 1
-        if cls.users <= 0 and cls.pool is not None:
-            cls.pool.shutdown(wait=True, cancel_futures=True)
-            cls.pool = None
-            cls.users = 0
+        if cls.users > 0:
+            return
+        cls.users = 0
+        if cls.starting is not None:  # closed while the pool was still starting
+            try:
+                await asyncio.shield(cls.starting)
+            except Exception as exc:  # noqa: BLE001 - a pool that failed to start has nothing to close
+                log.warning("the extraction pool failed to start: %s", exc)
+            cls.starting = None
+        pool, cls.pool = cls.pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
 
 async def run_in_pool(settings, fn, *args):
@@ -74,7 +106,7 @@ async def run_in_pool(settings, fn, *args):
     (out of memory, a crash in lxml) the pool breaks for every task in flight: it is replaced
     and the call is tried once more, so one bad page cannot stop the rest of the crawl."""
     for attempt in (1, 2):
-        pool = _SharedPool.get(settings)
+        pool = await _SharedPool.get(settings)
         try:
             return await asyncio.wrap_future(pool.submit(fn, *args))
         except BrokenProcessPool:
@@ -107,30 +139,62 @@ class _Stage:
 
 
 class RawArchivePipeline(_Stage):
+    """Appends each fetched page to the run's WARC before anything else happens to it.
+
+    The known-URL store points at the record (status ``fetched``) before its bytes are written:
+    a crawl killed between the two leaves a pointer at an incomplete record, which the next run
+    cannot read back and so fetches again; a record that was written whole is never fetched
+    again. A storage failure (disk full, file too large) undoes the pointer, counts the page as
+    a ``storage`` error and stops this source's crawl (finish reason ``storage_error``): every
+    further page would be fetched only to be lost.
+    """
+
     def open_spider(self, spider=None) -> None:
         self.lock = asyncio.Lock()   # one writer per WARC file: records are appended in order
 
     async def process_item(self, item: PageItem) -> PageItem:
         if item.raw_warc is not None:  # recovered from a WARC: already archived
             return item
-        async with self.lock:  # gzip + file write + SQLite off the reactor thread
-            await asyncio.to_thread(self._archive, item)
+        try:  # gzip off the reactor thread; file write + SQLite too, one record at a time
+            record = await asyncio.to_thread(raw_pages.build_record, item.url, item.status, item.headers,
+                                             item.body, item.encoding)
+            async with self.lock:
+                await asyncio.to_thread(self._archive, item, record)
+        except (RawStorageError, sqlite3.OperationalError) as exc:
+            self._storage_failed(item, exc)
+            raise DropItem(f"not archived: {exc}") from exc
         return item
 
-    def _archive(self, item: PageItem) -> None:
-        item.raw_warc, item.raw_offset, item.raw_length = self.state.warc.write(
-            item.url, item.status, item.headers, item.body)
+    def _archive(self, item: PageItem, record: bytes) -> None:
+        warc, known = self.state.warc, self.state.known
+        path, offset = warc.relative_path, warc.next_offset
         for key in item.keys:
-            self.state.known.mark_fetched(key, item.source, item.url, item.raw_warc, item.raw_offset,
-                                          item.raw_length, item.lastmod, item.fetched_at)
+            known.mark_fetched(key, item.source, item.url, path, offset, len(record), item.lastmod, item.fetched_at)
+        try:
+            item.raw_warc, item.raw_offset, item.raw_length = warc.append(record)
+        except RawStorageError:
+            for key in item.keys:  # nothing was kept: the next run fetches it
+                known.forget(key)
+            raise
+
+    def _storage_failed(self, item: PageItem, exc: Exception) -> None:
+        if isinstance(exc, RawStorageError):
+            message = f"{exc}; crawl stopped: make room there (or set DEALWATCH_RAW_DIR to a larger disk)"
+        else:
+            message = f"cannot write the known-URL store {self.state.known.path}: {exc}; crawl stopped: make room there"
+        self.report.error("storage", item.url, message)
+        if self.state.storage_error is None:
+            self.state.storage_error = message
+            log.error("%s", message)
+            asyncio.get_running_loop().create_task(self.crawler.engine.close_spider_async(reason="storage_error"))
 
 
 class ExtractPipeline(_Stage):
     def open_spider(self, spider=None) -> None:
         _SharedPool.acquire()
 
-    def close_spider(self, spider=None) -> None:
-        _SharedPool.release()
+    async def close_spider(self, spider=None) -> None:
+        await _SharedPool.release()
 
     async def process_item(self, item: PageItem) -> PageItem:
         task = worker.PageTask(url=item.url, body=item.body, source=item.source, language=item.language,

@@ -70,7 +70,7 @@ def _tasks(settings, source: str, language: str) -> Iterator[worker.PageTask]:
         rel = ptr.path.relative_to(settings.data_dir) if ptr.path.is_relative_to(settings.data_dir) else ptr.path
         page = read_record(settings.data_dir, str(rel), ptr.offset)
         yield worker.PageTask(url=page.url, body=page.body, source=source, language=language,
-                              raw_warc=page.warc, raw_offset=ptr.offset, raw_length=ptr.length,
+                              encoding=page.encoding, raw_warc=page.warc, raw_offset=ptr.offset, raw_length=ptr.length,
                               crawled_at=page.fetched_at)
 
 

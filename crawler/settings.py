@@ -72,6 +72,9 @@ def scrapy_settings(dw: Settings, run_id: str, stats_file: Path | None = None) -
         # the crawl's state (known-URL store, WARC writer), its report (counts in crawler.stats,
         # the stats file) and robots.txt's Crawl-delay
         "EXTENSIONS": {
+            # disabled by REMOTE_CONTROL_ENABLED anyway, but listed it is imported, and with it aiohttp
+            # (a tenth of the crawl process' start-up CPU, ~20 MB)
+            "scrapy.extensions.remote_control.RemoteControl": None,
             "crawler.extensions.CrawlState": 100,
             "crawler.extensions.RunReport": 110,
             "crawler.extensions.RobotsCrawlDelay": 120,
@@ -82,8 +85,14 @@ def scrapy_settings(dw: Settings, run_id: str, stats_file: Path | None = None) -
             "crawler.pipelines.ExtractPipeline": 200,
             "crawler.pipelines.IndexPipeline": 300,
         },
-        "CONCURRENT_ITEMS": 100,
-        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 20_000_000,
+        # items of ONE response processed in parallel: an article page yields one item; Scrapy
+        # starts this many tasks for every response's output, so 100 cost ~10 % of the crawl
+        # process' CPU for nothing
+        "CONCURRENT_ITEMS": 4,
+        # response bytes a crawler keeps waiting for the pipeline before it stops downloading
+        # (Scrapy's default): real article pages are ~300 KB, so ~17 pages per source queue for
+        # the workers; 20 MB per source held ~70 each and most of the crawl process' memory
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 5_000_000,
         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
     }
 

@@ -47,12 +47,37 @@ class PageResult:
     message: str = ""
 
 
+def _release_fork_server() -> None:
+    """Close this worker's copy of the write end of the fork server's "alive" pipe.
+
+    The fork server exits when it reads EOF on that pipe, i.e. when every holder of its write
+    end is gone. multiprocessing hands a copy to every process the server forks (so that they
+    could start processes through it themselves, which a worker never does): while a worker
+    holds it, the server never sees the crawl process die, and the workers (killed only with
+    the server, see :func:`die_with_parent`) never die either. Without the copies, a crawl
+    process killed by anything (SIGKILL, the OOM killer, the supervisor's kill after its grace
+    period) takes the server with it, the server its workers, and the resource tracker ends
+    when the last of them closed its pipe.
+    """
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver  # the module's one ForkServer (no public API for this fd)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None
+
+
 def _init_worker(settings) -> None:
     global _settings
     parent = os.getppid()
     die_with_parent()  # the parent is the fork server, which exits with the crawl process
     if parent == 1 or os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+    _release_fork_server()
     _settings = settings
     from dealwatch.settings import set_settings
     set_settings(settings)

@@ -8,6 +8,7 @@ those pages copy-on-write, instead of each worker loading its own copy.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 log = logging.getLogger(__name__)
@@ -37,3 +38,8 @@ try:
     warm_up()
 except Exception as exc:  # noqa: BLE001 - a failed warm-up only means slower workers; they load lazily
     log.warning("extraction worker warm-up failed (workers will load lazily): %s: %s", type(exc).__name__, exc)
+finally:
+    # what was loaded stays out of the garbage collector's passes: a worker's collections would
+    # otherwise write to every object's header and copy all those shared pages into each worker
+    gc.collect()
+    gc.freeze()

@@ -7,6 +7,7 @@ build one.
 from __future__ import annotations
 
 from elasticsearch import Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from dealwatch.settings import Settings
 
@@ -14,6 +15,7 @@ from dealwatch.settings import Settings
 def make_client(settings: Settings, request_timeout: float | None = None,
                 max_retries: int | None = None) -> Elasticsearch:
     kwargs: dict = {
+        "serializer": OrjsonSerializer(),   # bulk lines and answers: orjson instead of the json module
         "request_timeout": settings.es_request_timeout if request_timeout is None else request_timeout,
         "retry_on_timeout": True,
         "max_retries": settings.es_max_retries if max_retries is None else max_retries,

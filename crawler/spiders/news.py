@@ -134,7 +134,7 @@ class NewsSpider(scrapy.Spider):
             self.seen[page.key] = page.lastmod
             self.count(run_report.RECOVERED)
             yield PageItem(source=self.source.name, language=self.source.language, url=page.url, keys=[page.key],
-                           fetched_at=raw.fetched_at or utcnow(), body=raw.body,
+                           fetched_at=raw.fetched_at or utcnow(), body=raw.body, encoding=raw.encoding,
                            lastmod=page.lastmod, raw_warc=page.warc, raw_offset=page.offset,
                            raw_length=None, recovered=True)
         for url in self.source.feeds:
