@@ -95,6 +95,12 @@ class Archive:
         clusters.assign_clusters(docs, stored, self.settings.near_duplicate_threshold)
 
     @translated
+    def add_found_via(self, sightings: list[tuple[str, str, str | None]], refresh: bool | str = False) -> WriteResult:
+        """Archived articles met again another way: ``(id, found_via value, owner)`` join their
+        ``found_via`` (and a site source ``owner`` takes over an article only search sources found)."""
+        return store.add_found_via(self._es, self.settings, sightings, refresh=refresh)
+
+    @translated
     def update_fields(self, updates: list[tuple[str, str, dict[str, Any]]],
                       refresh: bool | str = "wait_for") -> WriteResult:
         """Partial updates ``(index, id, fields)`` (re-enrichment: text, versions and dates stay)."""
