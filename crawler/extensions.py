@@ -41,7 +41,8 @@ def forget_lost_source(settings, known: KnownUrls, source: str) -> None:
     if not indexed:
         return
     try:
-        n = Archive(settings).count(source=source)
+        archive = Archive(settings)   # a search source's articles may belong to their publishers' sources now
+        n = archive.count(source=source) or archive.count(found_via=f"search:{source}")
     except ArchiveError as exc:  # the index pipeline will report the outage itself
         log.warning("cannot check the index for %s: %s", source, exc)
         return

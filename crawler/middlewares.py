@@ -129,28 +129,48 @@ class BotProtectionMiddleware:
     ``blocked_after_denials`` 401/403 answers in a row from a domain, or one known challenge page
     (:func:`crawler.walls.challenge_page`: Cloudflare, DataDome, PerimeterX, …), block the domain
     for the rest of the run: its later requests are never sent. The run report gets one
-    ``blocked`` error per domain; each refused request fails with :class:`Blocked`.
+    ``blocked`` error per domain; each refused request fails with :class:`Blocked`. Once a domain
+    has denied a request, its requests go one at a time until it answers otherwise, so a domain
+    that refuses everything is asked ``blocked_after_denials`` times, not once per waiting page.
     """
 
     def __init__(self, crawler):
         self.crawler = crawler
-        self.limit = crawler.settings["DW_SETTINGS"].blocked_after_denials
+        dw = crawler.settings["DW_SETTINGS"]
+        self.limit = dw.blocked_after_denials
+        self.patience = dw.download_timeout * 2
         self.denials: dict[str, int] = {}
         self.blocked: dict[str, str] = {}      # domain -> why
+        self.inflight: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def process_request(self, request, spider=None):
+    async def process_request(self, request, spider=None):
         host = _host(request.url)
+        waited = 0.0
+        while self.denials.get(host) and self.inflight.get(host) and waited < self.patience:
+            await asyncio.sleep(0.05)      # a denying domain: one request at a time
+            waited += 0.05
         if host in self.blocked:
             raise Blocked(f"blocked: {host} refuses this crawler ({self.blocked[host]}); not requested")
+        self.inflight[host] = self.inflight.get(host, 0) + 1
+        request.meta["dw_counted_inflight"] = True
+        return None
+
+    def _done(self, request, host: str) -> None:
+        if request.meta.pop("dw_counted_inflight", False):
+            self.inflight[host] = max(0, self.inflight.get(host, 1) - 1)
+
+    def process_exception(self, request, exception, spider=None):
+        self._done(request, _host(request.url))
         return None
 
     def process_response(self, request, response, spider=None):
         from crawler import walls
         host = _host(request.url)
+        self._done(request, host)
         challenge = walls.challenge_page(response.status, response.headers, response.body)
         if response.status in (401, 403) or challenge:
             self.denials[host] = self.denials.get(host, 0) + 1

@@ -113,11 +113,13 @@ class Archive:
 
     # --- reading --------------------------------------------------------------------------
     @translated
-    def count(self, source: str | None = None) -> int:
-        """Articles archived (of one source); 0 when there is no archive yet."""
+    def count(self, source: str | None = None, found_via: str | None = None) -> int:
+        """Articles archived (of one source; found one way, e.g. ``search:<source>``); 0 when there is
+        no archive yet."""
         if not self._es.indices.exists_alias(name=self.settings.articles_alias):
             return 0
-        query = {"term": {"source": source}} if source else None
+        terms = [{"term": {k: v}} for k, v in (("source", source), ("found_via", found_via)) if v]
+        query = {"bool": {"filter": terms}} if terms else None
         return store.count(self._es, self.settings, query)
 
     @translated
