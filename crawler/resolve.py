@@ -97,7 +97,7 @@ def decode_google_news_id(article_id: str) -> Resolution:
     """An old id: the URL in its base64; a new id: ask Google; anything else: unresolved."""
     raw = article_id.split("?")[0]
     try:
-        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        data = base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         return Resolution(reason=f"Google News id is not base64: {article_id[:40]}")
     try:

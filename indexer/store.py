@@ -170,11 +170,12 @@ def merge_found(doc: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     search sources (a publisher's own source owns its articles; a search source only adds its
     ``found_via``), and the stored site name when the new copy has none. Returns the fields that
     differ from ``old``."""
-    ways = list(dict.fromkeys([*_ways(old), *_ways(doc)]))
+    new_ways = _ways(doc)
+    if old.get("source") and _only_search(new_ways) and not _only_search(_ways(old)):
+        doc["source"] = old["source"]
+    ways = list(dict.fromkeys([*_ways(old), *new_ways]))
     if ways:
         doc["found_via"] = ways
-    if old.get("source") and _only_search(_ways(doc)) and not _only_search(_ways(old)):
-        doc["source"] = old["source"]
     if not doc.get("site_name") and old.get("site_name"):
         doc["site_name"] = old["site_name"]
     return {k: doc[k] for k in ("found_via", "source", "site_name")
