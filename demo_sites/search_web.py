@@ -272,6 +272,8 @@ class SearchWeb:
                             {"Retry-After": str(RETRY_AFTER)})
         if path == "/":
             return Response(200, HTML, render_home(pub).encode())
+        if path == "/rss" and pub.feed != "none":     # the feed's old address
+            return Response(301, HTML, b"", {"Location": pub.url("/feed.xml")})
         if path == "/feed.xml" and pub.feed == "rss-quirks":
             return Response(200, RSS, render_quirky_rss(pub))
         if path == "/feed.xml" and pub.feed == "atom-no-namespace":

@@ -196,6 +196,13 @@ class Archive:
         """Per source: articles archived (and relevant), newest article, last runs, next run."""
         return readmodels.sources_overview(self._es, self.settings, runs_per_source)
 
+    @translated
+    def search_publishers(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Publisher domains search sources surfaced: articles, relevant, language, last seen, a URL."""
+        if not self._es.indices.exists_alias(name=self.settings.articles_alias):
+            return []
+        return readmodels.search_publishers(self._es, self.settings, limit)
+
     # --- sources as configured --------------------------------------------------------------
     @translated
     def register_sources(self, sources: Iterable[ConfiguredSource]) -> int:

@@ -177,7 +177,8 @@ def test_the_429_host_is_waited_for_and_its_pages_arrive(reach, es):
         assert [r.status for r in seen] == [429, 200], seen
         assert _doc(docs, a.url) is not None
     bing = reach["first"]["sources"]["reach-bing"]
-    assert bing["throttled"]["429"] == 2 and bing["throttled"]["seconds"] >= 2 * RETRY_AFTER
+    assert bing["throttled"]["429"] == 2 and bing["throttled"]["seconds"] >= 2 * RETRY_AFTER, \
+        (bing["throttled"], [line for line in reach["log"].splitlines() if "429" in line])
     assert f"waiting {RETRY_AFTER:.1f} s before trying" in reach["log"]
     assert "repeated 429 answers" in reach["log"]
 
@@ -248,3 +249,64 @@ def test_the_publishers_own_sources_then_add_their_way_and_a_later_run_fetches_n
     bing = stats["sources"]["reach-bing"]["items"]
     assert bing == {"seen": 13, "articles": 0, "known": 7, "duplicate": 1, "robots": 1, "blocked": 3,
                     "unresolved": 1}
+
+
+def _dealwatch(reach, *args: str) -> subprocess.CompletedProcess:
+    env = {**settings_environment(reach["settings"]), "SSL_CERT_FILE": str(reach["standin"].ca_file)}
+    return subprocess.run([sys.executable, "-m", "dealwatch", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_sources_suggest_lists_the_publishers_search_found_with_their_feeds_and_sitemaps(reach, tmp_path):
+    web = reach["web"]
+    only_search = tmp_path / "search-only.yaml"
+    only_search.write_text(yaml.safe_dump({"sources": [s for s in _sources(web, reach["standin"].url)
+                                                       if s["name"] in SEARCH]}), encoding="utf-8")
+    proc = _dealwatch(reach, "sources", "suggest", "--sources-file", str(only_search))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    vistula, lakeside, rynek = (web.publisher(n) for n in SITES)
+    table = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("127.0.0.")}
+    assert table[vistula.host][:3] == ["3", "3", "en"] or table[vistula.host][0] == "3"   # a1, a2 (bing), a3 (alerts)
+    assert table[rynek.host][0] == "3" and table[rynek.host][2] == "pl"
+    entries = yaml.safe_load(out.split("then run `dealwatch sources check NAME`", 1)[1])
+    by_domain = {e["allowed_domains"][0]: e for e in entries}
+    assert by_domain[vistula.host]["feeds"] == [vistula.url("/feed.xml")]          # <link rel="alternate">
+    assert by_domain[lakeside.host]["feeds"] == [lakeside.url("/feed.xml")]
+    assert by_domain[rynek.host]["sitemaps"] == [rynek.url("/sitemap.xml")]        # robots.txt "SITEMAP:"
+    assert by_domain[rynek.host]["language"] == "pl" and by_domain[vistula.host]["name"] == "vistula-business-daily"
+    # ready to paste: the entries load as sources
+    from crawler.sources import parse_sources
+    assert [s.name for s in parse_sources({"sources": entries})] == [e["name"] for e in entries]
+    # a source that covers a domain takes it off the list
+    covered = tmp_path / "with-vistula.yaml"
+    covered.write_text(yaml.safe_dump({"sources": [*yaml.safe_load(only_search.read_text())["sources"],
+                                                   by_domain[vistula.host]]}), encoding="utf-8")
+    again = _dealwatch(reach, "sources", "suggest", "--sources-file", str(covered))
+    assert vistula.host not in again.stdout and rynek.host in again.stdout
+
+
+def test_sources_check_reports_each_url_and_fails_when_a_source_yields_nothing(reach, tmp_path):
+    web = reach["web"]
+    vistula, lakeside, rynek = (web.publisher(n) for n in SITES)
+    citadel = web.publisher("citadel-times")
+    sources = [s for s in _sources(web, reach["standin"].url) if s["name"] in ("reach-bing", "rynek-i-dane")] + [
+        {"name": "vistula-moved", "language": "en", "feeds": [vistula.url("/rss")]},
+        {"name": "lakeside-wrong", "language": "en", "feeds": [lakeside.url("/"), lakeside.url("/no-such-feed.xml")]},
+        {"name": "citadel", "language": "en", "feeds": [citadel.url("/feed.xml")]},
+    ]
+    path = tmp_path / "check.yaml"
+    path.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+    proc = _dealwatch(reach, "sources", "check", "--sources-file", str(path))
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr[-2000:]
+    assert "reach-bing (search): 13 items" in out
+    assert "rynek-i-dane (site): 4 items" in out, out            # the index, and its .xml.gz child
+    assert f"sitemap {rynek.url('/sitemap.xml')}: reachable, 1 sitemaps" in out
+    assert f"redirected: write {vistula.url('/feed.xml')}" in out and "vistula-moved (site): 4 items" in out
+    assert f"feed {lakeside.url('/')}: not a feed" in out
+    assert f"feed {lakeside.url('/no-such-feed.xml')}: HTTP 404" in out
+    assert f"feed {citadel.url('/feed.xml')}: blocked (HTTP 403)" in out
+    assert "2 of 5 source(s) yield nothing: lakeside-wrong, citadel" in out
+    ok = _dealwatch(reach, "sources", "check", "--sources-file", str(path), "rynek-i-dane", "vistula-moved")
+    assert ok.returncode == 0 and "all 2 source(s) yield items" in ok.stdout

@@ -131,3 +131,33 @@ def sources_overview(es: Elasticsearch, settings: Settings, runs_per_source: int
     # sources with articles or runs first, then the configured ones that never ran
     out.sort(key=lambda s: (not (s["articles"] or s["runs"]), s["source"]))
     return out
+
+
+def search_publishers(es: Elasticsearch, settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
+    """Per publisher domain that search sources surfaced (``found_via: search:*``), most articles first:
+    articles, relevant articles, main language, site name, last seen (crawled), the search sources
+    and one article URL (its scheme and port say where the site answers)."""
+    resp = es.search(index=settings.articles_alias, size=0, query={"prefix": {"found_via": "search:"}}, aggs={
+        "by_domain": {"terms": {"field": "domain", "size": limit}, "aggs": {
+            "relevant": {"filter": {"term": {"relevant": True}}},
+            "lang": {"terms": {"field": "lang", "size": 1}},
+            "site": {"terms": {"field": "site_name", "size": 1}},
+            "via": {"terms": {"field": "found_via", "size": 20}},
+            "sources": {"terms": {"field": "source", "size": 20}},
+            "last": {"max": {"field": "crawled_at"}},
+            "sample": {"top_hits": {"size": 1, "_source": ["url", "canonical_url"],
+                                    "sort": [{"crawled_at": {"order": "desc"}}]}},
+        }}})
+    out = []
+    for b in resp["aggregations"]["by_domain"]["buckets"]:
+        sample = b["sample"]["hits"]["hits"][0]["_source"]
+        out.append({
+            "domain": b["key"], "articles": b["doc_count"], "relevant_articles": b["relevant"]["doc_count"],
+            "lang": (b["lang"]["buckets"] or [{"key": ""}])[0]["key"],
+            "site_name": (b["site"]["buckets"] or [{"key": ""}])[0]["key"],
+            "found_via": [x["key"] for x in b["via"]["buckets"]],
+            "sources": [x["key"] for x in b["sources"]["buckets"]],
+            "last_seen": parse_datetime(b["last"].get("value")),
+            "url": sample.get("canonical_url") or sample.get("url"),
+        })
+    return out
