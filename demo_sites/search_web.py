@@ -190,7 +190,8 @@ class SearchWeb:
             elif it.get("broken") or it.get("id") == "unknown":
                 item = Item(None, it["title"], it.get("outlet", ""), it.get("id", "old"))
             else:
-                item = Item(self._fill(it["url"]), it["title"], it.get("outlet", ""), it.get("id", "old"))
+                item = Item(self._fill(it["url"]), it["title"], it.get("outlet", ""), it.get("id", "old"),
+                            parse_datetime(it["date"]) if it.get("date") else None)
             search.items.append(item)
         return search
 
