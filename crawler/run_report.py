@@ -69,7 +69,7 @@ def item_outcomes(stats: dict[str, Any]) -> dict[str, int]:
         return {}
     articles = _under(stats, ARTICLES)
     out = {"seen": seen, "articles": sum(articles.get(k, 0) for k in ("new", "updated", "unchanged", "failed"))}
-    for name in ("known", "duplicate", "navigation"):
+    for name in ("known", "duplicate", "excluded", "navigation"):
         if stats.get(ITEMS + name):
             out[name] = int(stats[ITEMS + name])
     for reasons in (_under(stats, DROPPED), _under(stats, ITEM_ERRORS)):

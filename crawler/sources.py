@@ -27,7 +27,7 @@ import yaml
 NAME_RE = re.compile(r"^[a-z0-9-]+$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_LIST_FIELDS = ("sections", "feeds", "sitemaps", "allowed_domains", "article_patterns")
+_LIST_FIELDS = ("sections", "feeds", "sitemaps", "allowed_domains", "article_patterns", "exclude_patterns")
 _SEARCH_FIELDS = {"engine", "queries", "lang", "country", "endpoint"}
 _MANNERS_FIELDS = {"user_agent", "headers", "cookies", "proxy", "timezone"}
 _KNOWN_FIELDS = {"name", "language", "homepage", "schedule", "time_limit", *_LIST_FIELDS,
@@ -78,6 +78,7 @@ class Source:
     sitemaps: tuple[str, ...] = ()
     allowed_domains: tuple[str, ...] = ()
     article_patterns: tuple[str, ...] = ()
+    exclude_patterns: tuple[str, ...] = ()   # regexes searched in host + path: links never fetched as articles
     schedule: Schedule = field(default_factory=lambda: Schedule(interval=3600.0))
     time_limit: float | None = None     # seconds; None: the crawl_time_limit setting (see time_limit())
     description: str = ""
@@ -123,6 +124,15 @@ class Source:
 
     def compiled_patterns(self) -> list[re.Pattern[str]]:
         return [re.compile(p) for p in self.article_patterns]
+
+    def excludes(self, url: str) -> bool:
+        """Whether one of ``exclude_patterns`` matches the URL's host + path (``/news/videos/``,
+        ``/live/``, ``^pro\\.rp\\.pl/``): such a link is never fetched as an article."""
+        if not self.exclude_patterns:
+            return False
+        parts = urlsplit(url)
+        where = (parts.hostname or "") + (parts.path or "/")
+        return any(re.search(p, where) for p in self.exclude_patterns)
 
     def allows(self, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()
@@ -255,7 +265,7 @@ def _url_list(raw: Any, where: str, fname: str) -> tuple[str, ...]:
         if not isinstance(item, str) or not item.strip():
             raise SourcesError(f"{where}: {fname} has an empty or non-text entry: {item!r}")
         item = item.strip()
-        if fname not in ("allowed_domains", "article_patterns"):
+        if fname not in ("allowed_domains", "article_patterns", "exclude_patterns"):
             parts = urlsplit(item)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise SourcesError(f"{where}: {fname} entry is not an http(s) URL: {item!r}")
@@ -281,11 +291,12 @@ def _build(raw: Any, defaults: dict[str, Any], where: str) -> Source:
         raise SourcesError(f"{where}: language must be an ISO 639-1 code like 'en' or 'pl', got {language!r}")
     search = _search_fields(raw, where, language or "")
     manners = _manners(raw, where)
-    for pattern in lists["article_patterns"]:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise SourcesError(f"{where}: article_patterns: bad regular expression {pattern!r}: {exc}") from None
+    for fname in ("article_patterns", "exclude_patterns"):
+        for pattern in lists[fname]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SourcesError(f"{where}: {fname}: bad regular expression {pattern!r}: {exc}") from None
     homepage = raw.get("homepage") or ""
     if homepage:
         homepage = _url_list([homepage], where, "homepage")[0]
@@ -305,7 +316,8 @@ def _build(raw: Any, defaults: dict[str, Any], where: str) -> Source:
         raise SourcesError(f"{where}: time_limit: {exc}") from None
     return Source(name=name, language=language or "", homepage=homepage, sections=lists["sections"],
                   feeds=feeds, sitemaps=lists["sitemaps"], allowed_domains=allowed,
-                  article_patterns=lists["article_patterns"], schedule=schedule, time_limit=limit_s,
+                  article_patterns=lists["article_patterns"], exclude_patterns=lists["exclude_patterns"],
+                  schedule=schedule, time_limit=limit_s,
                   description=str(raw.get("description") or ""), **search, **manners)
 
 

@@ -210,6 +210,8 @@ class NewsSpider(scrapy.Spider):
         ``navigation``, ``duplicate`` (met before in this run) or ``known`` (archived, not due))."""
         if not url.startswith(("http://", "https://")) or not self.source.allows(url):
             return None, "outside"
+        if self.source.excludes(url):
+            return None, "excluded"
         key = url_key(url)
         if key in self.navigation:  # the home page and sections are never archived as articles
             return None, "navigation"
@@ -322,7 +324,7 @@ class NewsSpider(scrapy.Spider):
             elif outcome == "outside":
                 self.report.dropped("outside_domains", url, f"outside {', '.join(self.source.allowed_domains)}")
             else:
-                self._item_outcome(outcome)      # known | duplicate | navigation
+                self._item_outcome(outcome)      # known | duplicate | excluded | navigation
 
     def parse_sitemap(self, response: Response):
         from lxml import etree
