@@ -314,3 +314,34 @@ def test_sources_check_reports_each_url_and_fails_when_a_source_yields_nothing(r
     assert "2 of 5 source(s) yield nothing: lakeside-wrong, citadel" in out
     ok = _dealwatch(reach, "sources", "check", "--sources-file", str(path), "rynek-i-dane", "vistula-moved")
     assert ok.returncode == 0 and "all 2 source(s) yield items" in ok.stdout
+
+
+def test_found_via_is_a_facet_and_the_sources_page_counts_the_items_reasons(reach):
+    from fastapi.testclient import TestClient
+
+    from crawler.sources import load_sources
+    from crawler.supervisor import build_record
+    from dealwatch.dates import utcnow
+    from indexer.archive import Archive
+    from search_ui.app import create_app
+
+    s = reach["settings"]
+    archive = Archive(s)
+    sources = load_sources(s.data_dir.parent / "sources.yaml")     # the fixture's sources file
+    archive.register_sources(src.configured() for src in sources)
+    now = utcnow()
+    archive.record_run(build_record("reach-bing", "reach-run-1", now, now, reach["first"], 0, False, False, 600))
+    with TestClient(create_app(s)) as client:
+        page = client.get("/", params={"found_via": "search:reach-bing", "relevance": "all"})
+        assert page.status_code == 200
+        assert 'data-facet="found_via"' in page.text and "Found via" in page.text
+        api = client.get("/api/search", params={"found_via": "search:reach-google", "relevance": "all"}).json()
+        assert api["total"] == 3
+        facet = {v["value"]: v["count"] for v in api["facets"]["found_via"]}
+        assert facet["search:reach-google"] == 3
+        sources_page = client.get("/sources").text
+        assert "news search:" in sources_page and "found_via=search:reach-bing" in sources_page
+        assert "consent_wall 2" in sources_page and "unresolved 1" in sources_page and "blocked 1" in sources_page
+        runs = {x["source"]: x for x in client.get("/api/sources").json()["sources"]}
+        assert runs["reach-bing"]["kind"] == "search"
+        assert runs["reach-bing"]["runs"][0]["dropped_reasons"]["consent_wall"] == 2

@@ -103,22 +103,26 @@ def entity_detail(es: Elasticsearch, settings: Settings, entity_id: str, latest:
 
 def sources_overview(es: Elasticsearch, settings: Settings, runs_per_source: int = 5) -> list[dict[str, Any]]:
     """Per source (registered, archived or run): articles archived (and relevant), newest article,
-    last runs and next run when recorded."""
+    last runs and next run when recorded; for a search source also the articles it found
+    (``found_via: search:<name>``; some of them belong to their publishers' own sources)."""
     by_name = source_registry.registered(es, settings)
     resp = es.search(index=settings.articles_alias, size=0, aggs={"by_source": {
         "terms": {"field": "source", "size": 1000},
         "aggs": {"relevant": {"filter": {"term": {"relevant": True}}},
-                 "newest": {"max": {"field": "published_at"}}, "crawled": {"max": {"field": "crawled_at"}}}}})
+                 "newest": {"max": {"field": "published_at"}}, "crawled": {"max": {"field": "crawled_at"}}}},
+        "found": {"terms": {"field": "found_via", "size": 1000, "include": "search:.*"}}})
     archived = {b["key"]: b for b in resp["aggregations"]["by_source"]["buckets"]}
+    found = {b["key"].removeprefix("search:"): b["doc_count"] for b in resp["aggregations"]["found"]["buckets"]}
     summaries = run_history.source_summaries(es, settings)
     runs_of = {name: run_history.last_runs(es, settings, source=name, n=runs_per_source) for name in summaries}
     out = []
-    for name in sorted(set(by_name) | set(archived) | set(summaries)):
+    for name in sorted(set(by_name) | set(archived) | set(summaries) | set(found)):
         b = archived.get(name)
         src = by_name.get(name)
         summ = summaries.get(name)
         out.append({
             "source": name, "configured": src is not None, "homepage": src.homepage if src else "",
+            "kind": src.kind if src else "", "found_articles": found.get(name, 0),
             "schedule": src.schedule if src else "",
             "articles": b["doc_count"] if b else 0, "relevant_articles": b["relevant"]["doc_count"] if b else 0,
             "newest_article": parse_datetime(b["newest"].get("value")) if b else None,
