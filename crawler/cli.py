@@ -1,5 +1,9 @@
 """The crawler's commands: ``dealwatch crawl``, ``schedule``, ``status``, ``reextract`` and ``repair known-urls``.
 
+``sources check`` fetches each source's robots.txt, feeds and sitemaps once and says what it
+found (:mod:`crawler.source_check`); ``sources suggest`` lists the outlets the search sources
+surfaced, ready to paste into the sources file (:mod:`crawler.suggest`).
+
 ``crawl`` runs chosen sources once, now, each in its own crawl process (the same job the
 scheduler runs: :func:`crawler.supervisor.supervise_crawl`), with a live progress board and a
 final per-source report. ``schedule`` is the daemon (:mod:`crawler.scheduler`). ``status``
@@ -236,4 +240,88 @@ def repair_known_urls() -> None:
                f"found only in WARC files (the next run indexes them from there)")
 
 
-COMMANDS = [crawl, schedule, status, reextract, repair]
+
+# --- dealwatch sources check | suggest ---------------------------------------------------
+
+@click.group("sources")
+def sources() -> None:
+    """Check the sources file, and find outlets worth adding to it."""
+
+
+@sources.command("check")
+@click.argument("names", nargs=-1)
+@_sources_file_option
+def sources_check(names: tuple[str, ...], sources_file: Path | None) -> None:
+    """Fetch each source's robots.txt, feeds and sitemaps once and report what they yield
+    (exit status 1 when a source yields nothing)."""
+    from crawler.source_check import check_source, fetcher_for
+    from crawler.sources import SourcesError, select_sources
+
+    settings = get_settings()
+    path = _sources_path(settings, sources_file)
+    chosen = _load(path)
+    if names:
+        try:
+            chosen = select_sources(chosen, list(names), str(path))
+        except SourcesError as exc:
+            raise click.ClickException(str(exc)) from exc
+    failed = []
+    for source in chosen:
+        fetcher = fetcher_for(source, settings)
+        try:
+            report = check_source(source, fetcher)
+        finally:
+            fetcher.close()
+        verdict = f"{report.items} items" if report.ok else "NOTHING FOUND"
+        click.echo(f"{source.name} ({source.kind}): {verdict}")
+        for url in report.urls:
+            click.echo(url.line())
+        if not report.ok:
+            failed.append(source.name)
+    if failed:
+        click.echo(f"\n{len(failed)} of {len(chosen)} source(s) yield nothing: {', '.join(failed)}")
+        sys.exit(1)
+    click.echo(f"\nall {len(chosen)} source(s) yield items")
+
+
+@sources.command("suggest")
+@_sources_file_option
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True,
+              help="Suggest at most this many outlets (most articles first).")
+def sources_suggest(sources_file: Path | None, limit: int) -> None:
+    """List the publishers the search sources surfaced that no source covers yet, with their
+    feeds and sitemaps, as YAML entries ready to paste into the sources file."""
+    from crawler.source_check import PoliteFetcher
+    from crawler.suggest import suggestions
+    from indexer.archive import Archive
+
+    settings = get_settings()
+    path = _sources_path(settings, sources_file)
+    configured = _load(path) if path.exists() else []
+    publishers = Archive(settings).search_publishers(limit=max(limit * 3, 50))
+    if not publishers:
+        click.echo("no articles found by search sources yet: run `dealwatch crawl` with a search source first")
+        return
+    fetcher = PoliteFetcher(settings.user_agent.format(contact_url=settings.contact_url),
+                            delay=max(settings.download_delay, settings.autothrottle_start_delay),
+                            timeout=settings.download_timeout)
+    try:
+        found = suggestions(publishers, configured, fetcher, limit)
+    finally:
+        fetcher.close()
+    if not found:
+        click.echo(f"every publisher the search sources found is already covered by a source in {path}")
+        return
+    header = f"{'domain':<28} {'articles':>8} {'relevant':>8} {'lang':<4} {'last seen':<10} feeds sitemaps"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for s in found:
+        seen = f"{s.last_seen:%Y-%m-%d}" if s.last_seen else "-"
+        click.echo(f"{s.domain:<28} {s.articles:>8} {s.relevant_articles:>8} {s.lang:<4} {seen:<10} "
+                   f"{len(s.feeds):>5} {len(s.sitemaps):>8}")
+    click.echo(f"\n# paste under `sources:` in {path}, then run `dealwatch sources check NAME`")
+    for s in found:
+        click.echo(s.yaml())
+
+
+COMMANDS = [crawl, schedule, status, reextract, repair, sources]

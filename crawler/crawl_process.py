@@ -55,7 +55,7 @@ def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_f
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for src in sources:
         crawler = process.create_crawler(NewsSpider)
-        crawler.settings.setdict(source_settings(time_limit(src, dw)), priority="spider")
+        crawler.settings.setdict(source_settings(time_limit(src, dw), src), priority="spider")
         process.crawl(crawler, source=src)
     started = time.monotonic()
     process.start()

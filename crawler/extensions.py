@@ -5,7 +5,8 @@ Each crawler (one per source) builds them ``from_crawler``, as wired in
 ``crawler.get_extension(...)``.
 
 - :class:`CrawlState` owns the per-crawl state: the known-URL store (what is archived, what
-  is due) and the WARC writer of this source and run.
+  is due), the link state (resolved search links, sightings: :mod:`crawler.link_state`) and
+  the WARC writer of this source and run.
 - :class:`RunReport` records errors and drops in ``crawler.stats`` (``dealwatch/errors/<kind>``,
   ``dealwatch/dropped/<reason>``) with a few sample URLs, and writes the source's entry of the
   stats file (:mod:`crawler.run_report`) every ``DW_STATS_INTERVAL`` seconds from
@@ -24,6 +25,7 @@ from scrapy.utils.asyncio import create_looping_call
 
 from crawler import run_report
 from crawler.known_urls import KnownUrls
+from crawler.link_state import LinkState
 from indexer.raw_pages import WarcWriter
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,8 @@ def forget_lost_source(settings, known: KnownUrls, source: str) -> None:
     if not indexed:
         return
     try:
-        n = Archive(settings).count(source=source)
+        archive = Archive(settings)   # a search source's articles may belong to their publishers' sources now
+        n = archive.count(source=source) or archive.count(found_via=f"search:{source}")
     except ArchiveError as exc:  # the index pipeline will report the outage itself
         log.warning("cannot check the index for %s: %s", source, exc)
         return
@@ -55,6 +58,7 @@ class CrawlState:
         self.settings = crawler.settings["DW_SETTINGS"]
         self.run_id = crawler.settings["DW_RUN_ID"]
         self.known = KnownUrls.from_settings(self.settings)
+        self.links = LinkState.from_settings(self.settings)
         self.warc: WarcWriter | None = None
         self.storage_error: str | None = None   # why raw pages could not be kept (the crawl stopped)
 
@@ -74,6 +78,7 @@ class CrawlState:
         if self.warc is not None:
             self.warc.close()
         self.known.close()
+        self.links.close()
 
 
 class RunReport:

@@ -27,8 +27,9 @@ import htmldate
 import trafilatura
 from trafilatura.settings import use_config
 
+from crawler import walls
 from crawler.canonical import canonicalize, domain_of
-from dealwatch.dates import parse_datetime, utcnow
+from dealwatch.dates import parse_datetime, parse_in_zone, utcnow
 from indexer.schema import Article
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ _config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")  # signal-based timeouts do no
 class Dropped:
     """A fetched page that yields no article, with the reason counted in the run report."""
 
-    reason: str          # no_text | not_html | too_large | parse
+    reason: str          # no_text | not_html | too_large | parse | consent_wall
     url: str
     message: str = ""
 
@@ -116,6 +117,26 @@ def detect_language(text: str, declared: str = "", default: str = "") -> str:
     return (declared or default or "").lower()[:2]
 
 
+def _visible_text(html: str) -> str:
+    """The text a reader sees on a page (scripts and styles left out), paragraph per line."""
+    try:
+        import lxml.html
+        root = lxml.html.fromstring(html)
+    except (ValueError, TypeError, Exception):  # noqa: BLE001 - unparsable markup has no visible text
+        return ""
+    for bad in root.xpath("//script|//style|//noscript|//template"):
+        bad.getparent().remove(bad) if bad.getparent() is not None else None
+    parts = [" ".join(t.split()) for t in root.xpath("//body//text()")]
+    return "\n".join(p for p in parts if p)
+
+
+def _page_date(value, timezone: str):
+    if not timezone:
+        return parse_datetime(value)
+    from zoneinfo import ZoneInfo
+    return parse_in_zone(value, ZoneInfo(timezone))
+
+
 def _same_site(a: str, b: str) -> bool:
     strip = lambda h: h[4:] if h.startswith("www.") else h  # noqa: E731
     return strip(a) == strip(b)
@@ -143,8 +164,12 @@ def _extensive_date(text_html: str, url: str | None) -> str | None:
 def extract_article(html: bytes | str, url: str, source: str, default_lang: str = "", *,
                     encoding: str | None = None, min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
                     mode: str = "balanced", crawled_at: datetime | None = None,
-                    fundus: bool | None = None) -> Article | Dropped:
-    """Extract one page. ``source`` is the source name; ``default_lang`` its language.
+                    fundus: bool | None = None, timezone: str = "") -> Article | Dropped:
+    """Extract one page. ``source`` is the source name; ``default_lang`` its language;
+    ``timezone`` the zone of dates the page writes without one (the source's ``timezone``).
+
+    A page whose text is a cookie/consent notice or an interstitial (:func:`crawler.walls.consent_wall`)
+    is dropped as ``consent_wall``, never indexed as an article.
 
     ``fundus``: try the publisher's Fundus parser first (``None``: the process-wide
     ``fundus_extraction`` setting, which the crawl's worker processes receive)."""
@@ -174,7 +199,13 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
     else:
         text = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
         if doc is None or not text or len(text) < min_text_chars:  # nothing kept, or too little
+            wall = walls.consent_wall(text + "\n" + _visible_text(text_html), min_text_chars)
+            if wall:
+                return Dropped("consent_wall", url, wall)
             return Dropped("no_text", url, f"{len(text)} characters of article text (minimum {min_text_chars})")
+    wall = walls.consent_wall(text, min_text_chars)
+    if wall:
+        return Dropped("consent_wall", url, wall)
     if not doc.date and (found is None or found.published_at is None):
         doc.date = _extensive_date(text_html, getattr(doc, "url", None) or url)
 
@@ -200,7 +231,7 @@ def extract_article(html: bytes | str, url: str, source: str, default_lang: str 
         site_name=(doc.sitename or "").strip(),
         description=(doc.description or "").strip(),
         authors=list(found.authors) if found is not None and found.authors else _authors(doc.author),
-        published_at=(found.published_at if found is not None else None) or parse_datetime(doc.date),
+        published_at=(found.published_at if found is not None else None) or _page_date(doc.date, timezone),
         crawled_at=crawled_at or utcnow(),
         lang=detect_language(text, declared_lang, default_lang),
     )

@@ -29,4 +29,7 @@ class PageItem:
     raw_offset: int | None = None
     raw_length: int | None = None
     recovered: bool = False                   # re-read from the WARC after an interrupted run
+    found_via: list[str] = field(default_factory=list)   # feed | sitemap | section | search:<source>
+    outlet: str = ""                          # the publisher's name a search item gave
+    timezone: str = ""                        # the source's zone for dates written without one
     doc: dict[str, Any] | None = field(default=None, repr=False)

@@ -201,6 +201,12 @@ class KnownUrls:
         with self._lock:
             self._db.execute("DELETE FROM pages WHERE key = ?", (key,))
 
+    def owner(self, key: str) -> tuple[str, str | None, str] | None:
+        """(source, document id, status) of a known page, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT source, doc_id, status FROM pages WHERE key = ?", (key,)).fetchone()
+        return tuple(row) if row else None
+
     def pending(self, source: str) -> Iterator[PendingPage]:
         """Pages archived in a WARC by an interrupted run but never indexed."""
         with self._lock:

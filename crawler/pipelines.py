@@ -199,7 +199,7 @@ class ExtractPipeline(_Stage):
     async def process_item(self, item: PageItem) -> PageItem:
         task = worker.PageTask(url=item.url, body=item.body, source=item.source, language=item.language,
                                encoding=item.encoding, raw_warc=item.raw_warc, raw_offset=item.raw_offset,
-                               raw_length=item.raw_length, crawled_at=item.fetched_at)
+                               raw_length=item.raw_length, crawled_at=item.fetched_at, timezone=item.timezone)
         known = self.state.known
         try:
             result = await run_in_pool(self.dw, worker.process_page, task)
@@ -218,6 +218,10 @@ class ExtractPipeline(_Stage):
         if result.message:  # indexed, with a problem worth reporting (enrichment failed)
             self.report.error("enrich", item.url, result.message)
         item.doc = result.doc
+        if item.found_via:                       # how the crawl found it; the archive merges the ways
+            item.doc["found_via"] = list(item.found_via)
+        if item.outlet and not item.doc.get("site_name"):   # a search item named the publisher
+            item.doc["site_name"] = item.outlet
         return item
 
 

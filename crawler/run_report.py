@@ -39,6 +39,9 @@ ERRORS = PREFIX + "errors/"                # + dns | connection | timeout | http
 FETCH_REASONS = PREFIX + "fetch_reasons/"  # + new | lastmod | revisit: why an article page was requested
 SKIPPED_KNOWN = PREFIX + "skipped_known"   # article URLs not fetched: already archived and not due
 RECOVERED = PREFIX + "recovered"           # pages re-read from the WARC after an interrupted run
+ITEMS = PREFIX + "items/"                  # search items: + seen | known | duplicate | decoded_by_google
+ITEM_ERRORS = ITEMS + "errors/"            # + the error kind of an item's request (robots, blocked, http_404, ...)
+THROTTLED = PREFIX + "throttled/"          # + 429 | 503 (waits for Retry-After) | seconds (waited in all)
 # counted by Scrapy itself
 PAGES_FETCHED = "response_received_count"
 REQUESTS = "downloader/request_count"
@@ -57,6 +60,24 @@ def _under(stats: dict[str, Any], prefix: str) -> dict[str, int]:
     return {k[len(prefix):]: int(v) for k, v in stats.items() if k.startswith(prefix) and v}
 
 
+def item_outcomes(stats: dict[str, Any]) -> dict[str, int]:
+    """What became of a search source's items: ``seen``, ``articles`` (indexed: new, updated or
+    unchanged) and every other outcome by name (``known``, ``duplicate``, the drop reasons, the
+    error kinds of item requests). ``seen`` is the sum of all the others. Empty for a site source."""
+    seen = int(stats.get(ITEMS + "seen", 0) or 0)
+    if not seen:
+        return {}
+    articles = _under(stats, ARTICLES)
+    out = {"seen": seen, "articles": sum(articles.get(k, 0) for k in ("new", "updated", "unchanged", "failed"))}
+    for name in ("known", "duplicate", "excluded", "navigation"):
+        if stats.get(ITEMS + name):
+            out[name] = int(stats[ITEMS + name])
+    for reasons in (_under(stats, DROPPED), _under(stats, ITEM_ERRORS)):
+        for name, n in reasons.items():
+            out[name] = out.get(name, 0) + n
+    return out
+
+
 def source_entry(stats: dict[str, Any], samples: list[dict[str, str]] = (),
                  first_samples: dict[str, str] | None = None, finish_reason: str | None = None) -> dict[str, Any]:
     """A source's entry of the stats file, from its crawler's stats (a plain dict)."""
@@ -69,6 +90,9 @@ def source_entry(stats: dict[str, Any], samples: list[dict[str, str]] = (),
         "articles": _under(stats, ARTICLES),
         "dropped_reasons": _under(stats, DROPPED),
         "errors": _under(stats, ERRORS),
+        "items": item_outcomes(stats),
+        "throttled": _under(stats, THROTTLED),
+        "meta_refresh": _under(stats, PREFIX + "meta_refresh/"),
         "error_samples": list(samples),
         "first_samples": dict(first_samples or {}),
         "finish_reason": finish_reason or stats.get("finish_reason"),
@@ -143,6 +167,14 @@ def format_report(sources: dict[str, dict[str, Any]], elapsed: float | None = No
                      + (f"; {r['recovered']} recovered from WARC" if r.get("recovered") else "")
                      + ("; re-fetched: " + ", ".join(f"{k} {v}" for k, v in refetched.items()) if refetched else "")
                      + f" [{r.get('finish_reason') or 'running'}]")
+        items = r.get("items") or {}
+        if items:
+            others = ", ".join(f"{k} {v}" for k, v in sorted(items.items()) if k not in ("seen", "articles"))
+            lines.append(f"  search items {items['seen']}: articles {items['articles']}" + (f", {others}" if others else ""))
+        throttled = r.get("throttled") or {}
+        if throttled:
+            waits = ", ".join(f"{k} ×{v}" for k, v in sorted(throttled.items()) if k != "seconds")
+            lines.append(f"  waited {throttled.get('seconds', 0)} s for Retry-After ({waits})")
         for reason, n in sorted(r.get("dropped_reasons", {}).items()):
             lines.append(f"  dropped {reason}: {n} (e.g. {samples.get(reason, '?')})")
         for kind, n in sorted(r.get("errors", {}).items()):

@@ -65,8 +65,14 @@ def scrapy_settings(dw: Settings, run_id: str, stats_file: Path | None = None) -
         ],
         "DW_RETRY_BACKOFF": dw.retry_backoff,
         "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middlewares.SourceMannersMiddleware": 390,     # headers, cookies, proxy of the source
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,
+            "crawler.middlewares.RetryAfterMiddleware": 560,        # 429/503 + Retry-After: the domain waits
+            "crawler.middlewares.BotProtectionMiddleware": 570,     # 401/403 in a row, challenge pages: blocked
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "crawler.middlewares.SameSiteMetaRefreshMiddleware": 580,
+            "crawler.middlewares.ConsentRedirectMiddleware": 640,   # a redirect to a consent host: consent_wall
             "crawler.middlewares.RedirectLoopMiddleware": 650,
         },
         # the crawl's state (known-URL store, WARC writer), its report (counts in crawler.stats,
@@ -97,7 +103,11 @@ def scrapy_settings(dw: Settings, run_id: str, stats_file: Path | None = None) -
     }
 
 
-def source_settings(time_limit: float) -> dict[str, Any]:
+def source_settings(time_limit: float, source=None) -> dict[str, Any]:
     """What differs between the crawlers of one process: each source's time limit (seconds)
-    closes only its own spider, with finish reason ``closespider_timeout``."""
-    return {"CLOSESPIDER_TIMEOUT": float(time_limit)}
+    closes only its own spider, with finish reason ``closespider_timeout``; a source's own
+    ``user_agent`` is sent with its requests and matched against robots.txt."""
+    out: dict[str, Any] = {"CLOSESPIDER_TIMEOUT": float(time_limit)}
+    if source is not None and source.user_agent:
+        out["USER_AGENT"] = source.user_agent
+    return out

@@ -37,6 +37,7 @@ class PageTask:
     raw_offset: int | None = None
     raw_length: int | None = None
     crawled_at: datetime | None = None
+    timezone: str = ""              # the source's zone for dates written without one
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def process_page(task: PageTask, settings=None) -> PageResult:
         settings = get_settings()
     result = extract_article(task.body, task.url, task.source, task.language, encoding=task.encoding,
                              min_text_chars=settings.min_text_chars, mode=settings.extraction_mode,
-                             crawled_at=task.crawled_at)
+                             crawled_at=task.crawled_at, timezone=task.timezone)
     if isinstance(result, Dropped):
         return PageResult(task.url, dropped=result.reason, message=result.message)
     result.raw_warc, result.raw_offset, result.raw_length = task.raw_warc, task.raw_offset, task.raw_length

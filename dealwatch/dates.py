@@ -70,6 +70,37 @@ def parse_datetime(value: Any, assume: tzinfo = UTC) -> datetime | None:
         return None
 
 
+def parse_in_zone(value: Any, zone: tzinfo | None) -> datetime | None:
+    """A date a site wrote in ``zone`` (e.g. Europe/Warsaw), in UTC; None when unreadable.
+
+    Without an offset it is read in ``zone``. With the zone's *standard-time* offset on a day the
+    zone keeps daylight time (a site that stamps ``+0100`` all year on Warsaw times), the wall
+    time is read in ``zone`` too. Any other offset is taken as written. ``zone`` None: UTC.
+    """
+    if zone is None:
+        return parse_datetime(value)
+    if isinstance(value, (datetime, date, time.struct_time, int, float)) or value is None:
+        return parse_datetime(value, zone)
+    text = str(value).strip()
+    if not text:
+        return None
+    written: datetime | None = None
+    try:
+        written = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            written = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if written.tzinfo is None:
+        return written.replace(tzinfo=zone).astimezone(UTC)
+    local = written.replace(tzinfo=zone)
+    dst = local.dst()
+    if dst and written.utcoffset() == local.utcoffset() - dst:
+        return local.astimezone(UTC)
+    return written.astimezone(UTC)
+
+
 def parse_day(value: str) -> date:
     """A calendar day from ``YYYY-MM-DD`` (a longer ISO string is cut to its date); ValueError otherwise."""
     return date.fromisoformat(value.strip()[:10])

@@ -41,7 +41,8 @@ def demo(no_ui: bool) -> None:
     archive.ensure()
 
     port = settings.demo_port
-    click.echo(f"2/4 Demo sites: serving seeds/demo on 127.0.0.2–127.0.0.5 port {port}…")
+    click.echo(f"2/4 Demo sites: serving seeds/demo on 127.0.0.2–127.0.0.5 and a news-search engine with its "
+               f"publishers on 127.0.0.20–127.0.0.25, port {port}…")
     services.start(settings, "demo-sites",
                    services.python_module("demo_sites", "--port", str(port)),
                    ready_url=f"http://127.0.0.2:{port}/robots.txt")

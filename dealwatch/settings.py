@@ -314,6 +314,19 @@ class Settings(BaseSettings):
         30.0, description="The longest delay AutoThrottle waits between requests to one slow host (seconds).")
     download_delay: Delay = CRAWLING(
         0.0, description="Minimum seconds between requests to one host; a robots.txt Crawl-delay raises it.")
+    retry_after_max: Seconds = CRAWLING(
+        120.0, description="The longest wait for a domain that answers 429 or 503 with `Retry-After` (seconds); a "
+                           "longer Retry-After is cut to this.")
+    throttled_delay: Delay = CRAWLING(
+        5.0, description="Seconds kept between requests to a domain that answered 429 twice, for the rest of the "
+                         "run (Media Cloud keeps 5 s).")
+    blocked_after_denials: Count = CRAWLING(
+        3, description="401/403 answers in a row after which a domain counts as blocked by bot protection: no more "
+                       "requests to it in the run, one `blocked` error in the report (a known challenge page "
+                       "blocks at once).")
+    google_news_decode_interval: Delay = CRAWLING(
+        1.0, description="Seconds between the requests that resolve newer Google News links (two per link, to "
+                         "Google); every answer is cached in the crawl state and never asked again.")
     max_section_pages: NonNegative = CRAWLING(
         30, description="Section, home and pagination pages followed per source and run.")
     index_batch_size: Count = CRAWLING(

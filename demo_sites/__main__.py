@@ -32,6 +32,10 @@ def serve(port: int | None = None, edition: int = 1, demo_dir: Path | None = Non
         for s in demo.sites:
             print(f"{s.name:22} {s.base_url}  ({len(s.visible_articles(edition))} articles, edition {edition})",
                   flush=True)
+        if demo.search_web is not None:
+            web = demo.search_web
+            print(f"{'search engine':22} {web.engine_url}/  (Bing News, Google News and Google Alerts formats; "
+                  f"{len(web.publishers)} publishers on {web.publishers[0].host}–{web.publishers[-1].host})", flush=True)
         stop.wait()
     finally:
         demo.stop()

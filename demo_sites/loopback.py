@@ -110,7 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, head: bool) -> None:
         owner, host = self.server.owner, self.server.host
-        status, content_type, body, headers = owner.respond(host, urlsplit(self.path).path)
+        target = self.path if owner.full_target else urlsplit(self.path).path
+        status, content_type, body, headers = owner.respond(host, target)
         if status == 200 and not_modified(self.headers.get("If-Modified-Since"), headers.get("Last-Modified")):
             status, body = 304, b""
         self.send_response(status)
@@ -133,11 +134,14 @@ class LoopbackServers:
     """One threaded HTTP server per loopback address, all on one port, each in a background thread.
 
     ``hosts`` maps each address to a name (for threads and messages). A port that one of the
-    addresses cannot bind stops them all with an OSError that says which.
+    addresses cannot bind stops them all with an OSError that says which. With ``full_target``
+    the responder gets the request target with its query string (a search engine reads ``q``).
     """
 
     def __init__(self, hosts: Mapping[str, str], port: int, respond: Responder,
-                 request_log: RequestLog | None = None, server_version: str = "DemoNews/1.0"):
+                 request_log: RequestLog | None = None, server_version: str = "DemoNews/1.0",
+                 full_target: bool = False):
+        self.full_target = full_target
         self.hosts = dict(hosts)
         self.port = port
         self.respond = respond

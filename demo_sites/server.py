@@ -2,7 +2,9 @@
 
 Role in the data flow: the "web" the demo crawl and the tests fetch from. Every site of
 ``seeds/demo/sites`` gets its own loopback address (127.0.0.2, 127.0.0.3, …), all on one port
-(``Settings.demo_port``, 8080 by default), through :mod:`demo_sites.loopback`. The object
+(``Settings.demo_port``, 8080 by default), through :mod:`demo_sites.loopback`; the search web
+(:mod:`demo_sites.search_web`: a news-search engine on 127.0.0.20 and its publishers on
+127.0.0.21–127.0.0.25) is served beside them on the same port, for the demo's search source. The object
 holds what a test changes or reads while the sites run: the edition (1 or 2), the delay of
 the slow trouble page, an optional delay of every article page, and the request log.
 """
@@ -20,6 +22,7 @@ from demo_sites import sources_file
 from demo_sites.content import Article, Site, default_demo_dir, expected_articles, load_sites
 from demo_sites.loopback import LoopbackServers, Request, RequestLog, Response
 from demo_sites.routes import ARTICLE_PATH, route
+from demo_sites.search_web import SearchWeb
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,8 @@ class DemoSites:
 
     def __init__(self, demo_dir: Path | None = None, port: int | None = None,
                  host_map: dict[str, str] | None = None, edition: int = 1,
-                 request_log: Path | None = None, slow_seconds: float = 30.0, article_delay: float = 0.0):
+                 request_log: Path | None = None, slow_seconds: float = 30.0, article_delay: float = 0.0,
+                 search_web: bool = True):
         self.demo_dir = Path(demo_dir) if demo_dir else default_demo_dir()
         self.port = port if port is not None else get_settings().demo_port
         self.sites = load_sites(self.demo_dir, self.port, host_map)
@@ -49,14 +53,23 @@ class DemoSites:
         self.log = RequestLog(request_log)
         self._by_host = {s.host: s for s in self.sites}
         self._servers = LoopbackServers({s.host: s.name for s in self.sites}, self.port, self._respond, self.log)
+        self.search_web = SearchWeb(self.port) if search_web else None
 
     # -- lifecycle
     def start(self) -> "DemoSites":
         self._servers.start()
+        if self.search_web is not None:
+            try:
+                self.search_web.start()
+            except OSError:
+                self._servers.stop()
+                raise
         log.info("demo sites serving on port %d: %s", self.port, ", ".join(s.base_url for s in self.sites))
         return self
 
     def stop(self) -> None:
+        if self.search_web is not None:
+            self.search_web.stop()
         self._servers.stop()
 
     def __enter__(self) -> "DemoSites":

@@ -95,6 +95,12 @@ class Archive:
         clusters.assign_clusters(docs, stored, self.settings.near_duplicate_threshold)
 
     @translated
+    def add_found_via(self, sightings: list[tuple[str, str, str | None]], refresh: bool | str = False) -> WriteResult:
+        """Archived articles met again another way: ``(id, found_via value, owner)`` join their
+        ``found_via`` (and a site source ``owner`` takes over an article only search sources found)."""
+        return store.add_found_via(self._es, self.settings, sightings, refresh=refresh)
+
+    @translated
     def update_fields(self, updates: list[tuple[str, str, dict[str, Any]]],
                       refresh: bool | str = "wait_for") -> WriteResult:
         """Partial updates ``(index, id, fields)`` (re-enrichment: text, versions and dates stay)."""
@@ -107,11 +113,13 @@ class Archive:
 
     # --- reading --------------------------------------------------------------------------
     @translated
-    def count(self, source: str | None = None) -> int:
-        """Articles archived (of one source); 0 when there is no archive yet."""
+    def count(self, source: str | None = None, found_via: str | None = None) -> int:
+        """Articles archived (of one source; found one way, e.g. ``search:<source>``); 0 when there is
+        no archive yet."""
         if not self._es.indices.exists_alias(name=self.settings.articles_alias):
             return 0
-        query = {"term": {"source": source}} if source else None
+        terms = [{"term": {k: v}} for k, v in (("source", source), ("found_via", found_via)) if v]
+        query = {"bool": {"filter": terms}} if terms else None
         return store.count(self._es, self.settings, query)
 
     @translated
@@ -192,6 +200,13 @@ class Archive:
     def sources_overview(self, runs_per_source: int = 5) -> list[dict[str, Any]]:
         """Per source: articles archived (and relevant), newest article, last runs, next run."""
         return readmodels.sources_overview(self._es, self.settings, runs_per_source)
+
+    @translated
+    def search_publishers(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Publisher domains search sources surfaced: articles, relevant, language, last seen, a URL."""
+        if not self._es.indices.exists_alias(name=self.settings.articles_alias):
+            return []
+        return readmodels.search_publishers(self._es, self.settings, limit)
 
     # --- sources as configured --------------------------------------------------------------
     @translated

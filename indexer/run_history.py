@@ -115,7 +115,7 @@ class RunRecord:
     def as_summary(self) -> dict[str, Any]:
         """The fields a page or API shows of a run, as JSON-ready values."""
         keys = ("run_id", "status", "trigger", "started_at", "ended_at", "duration_s", "pages_fetched", "articles",
-                "errors", "errors_total", "last_error", "next_run_at")
+                "dropped_reasons", "errors", "errors_total", "last_error", "next_run_at")
         out = {}
         for k in keys:
             v = getattr(self, k)

@@ -47,6 +47,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("source", _KEYWORD, "source name from seeds/*.yaml"),
     FieldSpec("domain", _KEYWORD, "host name of the canonical URL"),
     FieldSpec("site_name", _KEYWORD, "site name from the page's metadata"),
+    FieldSpec("found_via", {"type": "keyword"}, "how it was found, one value per way: feed, sitemap, section, search:<source>, import"),
     # content
     FieldSpec("title", {**_TEXT, "fields": {"raw": {"type": "keyword", "ignore_above": 512}}}, "headline"),
     FieldSpec("description", {"type": "text", "analyzer": "standard"}, "summary/lead from the page's metadata"),

@@ -151,29 +151,82 @@ def bulk(es: Elasticsearch, settings: Settings, actions: list[dict[str, Any]],
 
 
 _PREVIOUS_FIELDS = ["content_hash", "version", "crawled_at", "updated_at", "title", "text", "url",
-                    "raw_warc", "raw_offset", "raw_length"]
+                    "raw_warc", "raw_offset", "raw_length", "source", "site_name", "found_via"]
+MAX_CONFLICT_ROUNDS = 5            # a document written by two crawls at once is re-read and merged this often
+
+
+def _ways(doc: dict[str, Any] | None) -> list[str]:
+    value = (doc or {}).get("found_via") or []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _only_search(ways: list[str]) -> bool:
+    return all(w.startswith("search:") for w in ways)
+
+
+def merge_found(doc: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """What a rewrite of a stored document keeps of it: every ``found_via`` value (the union, in
+    the order met), the source of a way other than search when the new write came only through
+    search sources (a publisher's own source owns its articles; a search source only adds its
+    ``found_via``), and the stored site name when the new copy has none. Returns the fields that
+    differ from ``old``."""
+    new_ways = _ways(doc)
+    if old.get("source") and _only_search(new_ways) and not _only_search(_ways(old)):
+        doc["source"] = old["source"]
+    ways = list(dict.fromkeys([*_ways(old), *new_ways]))
+    if ways:
+        doc["found_via"] = ways
+    if not doc.get("site_name") and old.get("site_name"):
+        doc["site_name"] = old["site_name"]
+    return {k: doc[k] for k in ("found_via", "source", "site_name")
+            if k in doc and doc[k] != (_ways(old) if k == "found_via" else old.get(k))}
 
 
 def write_documents(es: Elasticsearch, settings: Settings, docs: Iterable[dict[str, Any]],
                     refresh: bool | str = False) -> WriteResult:
     """Bulk-write documents built by :func:`indexer.schema.article_to_document`.
 
-    Same content hash as stored: unchanged (no write). New id: version 1. Changed text: the
-    old text is archived in the versions index, the new document gets version + 1 and keeps
-    the first ``crawled_at``. An article counts as new or updated only when its write was
+    Same content hash as stored: unchanged (only a grown ``found_via`` or a new owner is written,
+    as a partial update). New id: version 1. Changed text: the old text is archived in the versions
+    index, the new document gets version + 1 and keeps the first ``crawled_at``. A rewrite keeps
+    what :func:`merge_found` says. An article counts as new or updated only when its write was
     acknowledged; when its old version could not be archived, the article is not rewritten.
+
+    Two crawls may write one article at the same moment (a search source and the publisher's own
+    source): every write is conditional on what was read (``create`` for a new id,
+    ``if_seq_no``/``if_primary_term`` otherwise), and a document another write got to first is
+    read again and merged again, up to :data:`MAX_CONFLICT_ROUNDS` times.
     """
     result = WriteResult()
     batch: dict[str, dict[str, Any]] = {}
     for doc in docs:
         batch[doc["id"]] = doc  # the last copy of an id in one batch wins
-    if not batch:
-        return result
+    for _ in range(MAX_CONFLICT_ROUNDS):
+        if not batch:
+            break
+        batch = _write_round(es, settings, batch, result, refresh)
+    for doc_id in batch:
+        result.failures[doc_id] = "written by another crawl at the same time, again and again"
+    if result.failures:
+        log.error("%d documents were not written: %s", result.failed, "; ".join(result.errors[:3]))
+    return result
+
+
+def _is_conflict(message: str) -> bool:
+    return "version_conflict_engine_exception" in message
+
+
+def _write_round(es: Elasticsearch, settings: Settings, batch: dict[str, dict[str, Any]], result: WriteResult,
+                 refresh: bool | str) -> dict[str, dict[str, Any]]:
+    """One read-merge-write of ``batch``; returns the documents that met a conflicting write."""
+    originals = {doc_id: dict(doc) for doc_id, doc in batch.items()}   # untouched, for another round
     previous: dict[str, dict[str, Any]] = {}
+    seq: dict[str, tuple[int, int]] = {}
     resp = es.mget(index=settings.articles_alias, ids=list(batch), source_includes=_PREVIOUS_FIELDS)
     for d in resp["docs"]:
         if d.get("found"):
             previous[d["_id"]] = d["_source"]
+            seq[d["_id"]] = (d["_seq_no"], d["_primary_term"])
 
     version_actions: list[dict[str, Any]] = []
     article_actions: list[dict[str, Any]] = []
@@ -183,29 +236,38 @@ def write_documents(es: Elasticsearch, settings: Settings, docs: Iterable[dict[s
         if old is None:
             doc["version"] = 1
             kind[doc_id] = "new"
-        elif old.get("content_hash") == doc["content_hash"]:
-            result.unchanged += 1
+            article_actions.append({"_op_type": "create", "_index": settings.articles_alias, "_id": doc_id,
+                                    "_source": doc})
             continue
-        else:
-            old_version = int(old.get("version") or 1)
-            version_actions.append({
-                "_op_type": "index", "_index": settings.versions_index, "_id": f"{doc_id}-{old_version}",
-                "_source": {
-                    "article_id": doc_id, "version": old_version, "title": old.get("title"), "text": old.get("text"),
-                    "content_hash": old.get("content_hash"),
-                    "valid_from": old.get("updated_at") or old.get("crawled_at"),
-                    "valid_to": doc.get("crawled_at"), "url": old.get("url"),
-                    "raw_warc": old.get("raw_warc"), "raw_offset": old.get("raw_offset"),
-                    "raw_length": old.get("raw_length"),
-                },
-            })
-            doc["version"] = old_version + 1
-            doc["updated_at"] = doc.get("crawled_at")
-            if old.get("crawled_at"):
-                doc["crawled_at"] = old["crawled_at"]
-            kind[doc_id] = "updated"
+        guard = {"if_seq_no": seq[doc_id][0], "if_primary_term": seq[doc_id][1]}
+        changed = merge_found(doc, old)
+        if old.get("content_hash") == doc["content_hash"]:
+            kind[doc_id] = "unchanged"
+            if changed:  # the same text, found another way: only that is written
+                article_actions.append({"_op_type": "update", "_index": settings.articles_alias, "_id": doc_id,
+                                        "doc": changed, **guard})
+            else:
+                result.unchanged += 1
+            continue
+        old_version = int(old.get("version") or 1)
+        version_actions.append({
+            "_op_type": "index", "_index": settings.versions_index, "_id": f"{doc_id}-{old_version}",
+            "_source": {
+                "article_id": doc_id, "version": old_version, "title": old.get("title"), "text": old.get("text"),
+                "content_hash": old.get("content_hash"),
+                "valid_from": old.get("updated_at") or old.get("crawled_at"),
+                "valid_to": doc.get("crawled_at"), "url": old.get("url"),
+                "raw_warc": old.get("raw_warc"), "raw_offset": old.get("raw_offset"),
+                "raw_length": old.get("raw_length"),
+            },
+        })
+        doc["version"] = old_version + 1
+        doc["updated_at"] = doc.get("crawled_at")
+        if old.get("crawled_at"):
+            doc["crawled_at"] = old["crawled_at"]
+        kind[doc_id] = "updated"
         article_actions.append({"_op_type": "index", "_index": settings.articles_alias, "_id": doc_id,
-                                "_source": doc})
+                                "_source": doc, **guard})
 
     # old texts first: an article whose old version was not archived keeps its old version
     _, version_failures = bulk(es, settings, version_actions)
@@ -214,15 +276,65 @@ def write_documents(es: Elasticsearch, settings: Settings, docs: Iterable[dict[s
         result.failures[doc_id] = f"its earlier version could not be kept: {msg}"
     article_actions = [a for a in article_actions if a["_id"] not in not_archived]
     ok_ids, failures = bulk(es, settings, article_actions, refresh=refresh)
+    again: dict[str, dict[str, Any]] = {}
     for (_, doc_id), msg in failures.items():
-        result.failures[doc_id] = msg
+        if _is_conflict(msg):
+            again[doc_id] = originals[doc_id]
+        else:
+            result.failures[doc_id] = msg
     for doc_id in ok_ids:
         if kind.get(doc_id) == "new":
             result.new += 1
         elif kind.get(doc_id) == "updated":
             result.updated += 1
-    if result.failures:
-        log.error("%d documents were not written: %s", result.failed, "; ".join(result.errors[:3]))
+        elif kind.get(doc_id) == "unchanged":
+            result.unchanged += 1
+    return again
+
+
+def add_found_via(es: Elasticsearch, settings: Settings, sightings: list[tuple[str, str, str | None]],
+                  refresh: bool | str = False) -> WriteResult:
+    """Stored articles met again another way, without a new copy: ``(id, found_via value, owner)``.
+
+    The value joins the document's ``found_via``; ``owner`` (a site source that found the article a
+    search source archived) becomes its ``source``, as :func:`merge_found` rules for whole copies.
+    Partial, conditional updates (read, merge, write if unchanged meanwhile); ``updated`` counts the
+    documents that changed, an unknown id is a failure.
+    """
+    result = WriteResult()
+    pending: dict[str, list[tuple[str, str | None]]] = {}
+    for doc_id, way, owner in sightings:
+        pending.setdefault(doc_id, []).append((way, owner))
+    for _ in range(MAX_CONFLICT_ROUNDS):
+        if not pending:
+            break
+        resp = es.mget(index=settings.articles_alias, ids=list(pending), source_includes=["source", "found_via"])
+        actions = []
+        for d in resp["docs"]:
+            doc_id = d["_id"]
+            if not d.get("found"):
+                result.failures[doc_id] = "no such article"
+                continue
+            old = d["_source"]
+            ways = list(dict.fromkeys([*_ways(old), *(way for way, _ in pending[doc_id])]))
+            owner = next((o for _, o in reversed(pending[doc_id]) if o), None)
+            merged: dict[str, Any] = {}
+            if ways != _ways(old):
+                merged["found_via"] = ways
+            if owner and owner != old.get("source") and _only_search(_ways(old)):
+                merged["source"] = owner
+            if merged:
+                actions.append({"_op_type": "update", "_index": settings.articles_alias, "_id": doc_id,
+                                "doc": merged, "if_seq_no": d["_seq_no"], "if_primary_term": d["_primary_term"]})
+        ok_ids, failures = bulk(es, settings, actions, refresh=refresh)
+        result.updated += len(ok_ids)
+        again = {}
+        for (_, doc_id), msg in failures.items():
+            if _is_conflict(msg):
+                again[doc_id] = pending[doc_id]
+            else:
+                result.failures[doc_id] = msg
+        pending = again
     return result
 
 

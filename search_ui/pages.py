@@ -38,7 +38,8 @@ def export_url(params: SearchParams, path: str, keep_compare: bool = False, **ex
 
 
 def toggle_url(params: SearchParams, facet: str, value: str) -> str:
-    attr = {"entity": "entities", "type": "entity_types", "source": "sources", "lang": "langs"}[facet]
+    attr = {"entity": "entities", "type": "entity_types", "source": "sources", "lang": "langs",
+            "found_via": "found_via"}[facet]
     current = getattr(params, attr)
     new = tuple(v for v in current if v != value) if value in current else (*current, value)
     return search_url(params, **{attr: new, "page": 1})

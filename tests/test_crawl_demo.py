@@ -237,3 +237,21 @@ def test_after_a_killed_crawl_and_a_site_update_the_next_run_fetches_only_new_an
         assert store.get_document(es, s, doc_id)["version"] == 2
         old = store.get_versions(es, s, doc_id)
         assert len(old) == 1 and a.body[0][:50] in old[0]["text"]
+
+
+def test_the_demos_search_source_lands_the_publishers_articles_and_shares_the_demo_sites_ones(world, es):
+    """The demo's news-search source (seeds/demo/sources.yaml, the search web beside the sites): its
+    items lead to two demo sites archived by their own sources (known: they gain the search source's
+    ``found_via`` and keep their source), two other publishers (new articles under their own domain and
+    site name), a consent wall and a broken link: every item is counted."""
+    s, demo, crawl = world["settings"], world["demo"], world["crawl"]
+    stats, report = crawl(["newsfinder-search"])
+    src = stats["sources"]["newsfinder-search"]
+    assert src["items"] == {"seen": 7, "articles": 2, "known": 3, "consent_wall": 1, "unresolved": 1}, src
+    assert "search items 7: articles 2, consent_wall 1, known 3, unresolved 1" in report
+    docs = _docs(es, s)
+    found = {d["domain"]: d for d in docs.values() if "search:newsfinder-search" in d.get("found_via", [])}
+    assert set(found) == {"127.0.0.2", "127.0.0.3", "127.0.0.21", "127.0.0.22"}
+    assert found["127.0.0.2"]["source"] == "baltic-ledger" and found["127.0.0.3"]["source"] == "kurier-nadwislanski"
+    vistula = demo.search_web.publisher("vistula-business")
+    assert found[vistula.host]["source"] == "newsfinder-search" and found[vistula.host]["site_name"] == vistula.title

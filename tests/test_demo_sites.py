@@ -422,6 +422,9 @@ def test_sources_yaml_follows_the_port_and_names_a_dead_source(demo, tmp_path):
     sources = sources_for_port(demo.port)
     names = [s["name"] for s in sources]
     assert len(names) == len(set(names)) and set(s.name for s in demo.sites) < set(names)
+    search = [s for s in sources if s.get("engine")]     # the demo's news-search source: its engine on this port
+    assert [s["endpoint"] for s in search] == [f"http://127.0.0.20:{demo.port}/"]
+    sources = [s for s in sources if not s.get("engine")]
     for src in sources:
         for url in [src["homepage"], *src["feeds"], *src["sitemaps"], *src["sections"]]:
             assert f":{demo.port}/" in url

@@ -161,6 +161,8 @@ def filter_clauses(params: SearchParams, *, bands: RelevanceBands) -> dict[str, 
         out["source"] = [{"terms": {"source": list(params.sources)}}]
     if params.langs:
         out["lang"] = [{"terms": {"lang": list(params.langs)}}]
+    if params.found_via:
+        out["found_via"] = [{"terms": {"found_via": list(params.found_via)}}]
     if params.date_from or params.date_to:
         rng: dict[str, str] = {}
         if params.date_from:
@@ -240,6 +242,7 @@ FACETS = {  # facet name -> (field, number of buckets)
     "type": ("entity_types", 20),
     "source": ("source", 50),
     "lang": ("lang", 20),
+    "found_via": ("found_via", 30),
 }
 
 

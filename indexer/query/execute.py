@@ -93,7 +93,7 @@ def _facets_from(aggs: dict, params: SearchParams, names: dict[str, str],
     if not aggs:
         return {}
     selected = {"entity": set(params.entities), "type": set(params.entity_types), "source": set(params.sources),
-                "lang": set(params.langs)}
+                "lang": set(params.langs), "found_via": set(params.found_via)}
     out: dict[str, list[FacetValue]] = {}
     for name in FACETS:
         buckets = aggs.get(f"facet_{name}", {}).get("values", {}).get("buckets", [])

@@ -25,7 +25,7 @@ MAX_COMPARE = 3                    # queries compared with the search on its att
 SORTS = ("relevance", "newest")
 RELEVANCE = ("relevant", "possible", "all")   # the bands shown (see indexer.query.bands)
 DEFAULT_SIZE = 20
-_LIST_FIELDS = ("entities", "entity_types", "sources", "langs")
+_LIST_FIELDS = ("entities", "entity_types", "sources", "langs", "found_via")
 
 
 def _bad(message: str) -> PydanticCustomError:
@@ -51,6 +51,8 @@ class SearchParams(BaseModel):
     entity_types: tuple[str, ...] = Field((), alias="type", description="Entity type; repeat: any of")
     sources: tuple[str, ...] = Field((), alias="source", description="Source name; repeat: any of")
     langs: tuple[str, ...] = Field((), alias="lang", description="Language code (en, pl, …); repeat: any of")
+    found_via: tuple[str, ...] = Field((), description="How the article was found: feed, sitemap, section, "
+                                                       "search:<source>, import; repeat: any of")
     date_from: date | None = Field(None, alias="from", description="Published on or after, YYYY-MM-DD")
     date_to: date | None = Field(None, alias="to", description="Published on or before (whole day), YYYY-MM-DD")
     relevance: Literal["relevant", "possible", "all"] = Field(
@@ -236,6 +238,7 @@ class SearchParams(BaseModel):
         params += [("type", t) for t in p.entity_types]
         params += [("source", s) for s in p.sources]
         params += [("lang", lang) for lang in p.langs]
+        params += [("found_via", v) for v in p.found_via]
         if p.date_from:
             params.append(("from", p.date_from.isoformat()))
         if p.date_to:

@@ -103,22 +103,26 @@ def entity_detail(es: Elasticsearch, settings: Settings, entity_id: str, latest:
 
 def sources_overview(es: Elasticsearch, settings: Settings, runs_per_source: int = 5) -> list[dict[str, Any]]:
     """Per source (registered, archived or run): articles archived (and relevant), newest article,
-    last runs and next run when recorded."""
+    last runs and next run when recorded; for a search source also the articles it found
+    (``found_via: search:<name>``; some of them belong to their publishers' own sources)."""
     by_name = source_registry.registered(es, settings)
     resp = es.search(index=settings.articles_alias, size=0, aggs={"by_source": {
         "terms": {"field": "source", "size": 1000},
         "aggs": {"relevant": {"filter": {"term": {"relevant": True}}},
-                 "newest": {"max": {"field": "published_at"}}, "crawled": {"max": {"field": "crawled_at"}}}}})
+                 "newest": {"max": {"field": "published_at"}}, "crawled": {"max": {"field": "crawled_at"}}}},
+        "found": {"terms": {"field": "found_via", "size": 1000, "include": "search:.*"}}})
     archived = {b["key"]: b for b in resp["aggregations"]["by_source"]["buckets"]}
+    found = {b["key"].removeprefix("search:"): b["doc_count"] for b in resp["aggregations"]["found"]["buckets"]}
     summaries = run_history.source_summaries(es, settings)
     runs_of = {name: run_history.last_runs(es, settings, source=name, n=runs_per_source) for name in summaries}
     out = []
-    for name in sorted(set(by_name) | set(archived) | set(summaries)):
+    for name in sorted(set(by_name) | set(archived) | set(summaries) | set(found)):
         b = archived.get(name)
         src = by_name.get(name)
         summ = summaries.get(name)
         out.append({
             "source": name, "configured": src is not None, "homepage": src.homepage if src else "",
+            "kind": src.kind if src else "", "found_articles": found.get(name, 0),
             "schedule": src.schedule if src else "",
             "articles": b["doc_count"] if b else 0, "relevant_articles": b["relevant"]["doc_count"] if b else 0,
             "newest_article": parse_datetime(b["newest"].get("value")) if b else None,
@@ -130,4 +134,34 @@ def sources_overview(es: Elasticsearch, settings: Settings, runs_per_source: int
         })
     # sources with articles or runs first, then the configured ones that never ran
     out.sort(key=lambda s: (not (s["articles"] or s["runs"]), s["source"]))
+    return out
+
+
+def search_publishers(es: Elasticsearch, settings: Settings, limit: int = 50) -> list[dict[str, Any]]:
+    """Per publisher domain that search sources surfaced (``found_via: search:*``), most articles first:
+    articles, relevant articles, main language, site name, last seen (crawled), the search sources
+    and one article URL (its scheme and port say where the site answers)."""
+    resp = es.search(index=settings.articles_alias, size=0, query={"prefix": {"found_via": "search:"}}, aggs={
+        "by_domain": {"terms": {"field": "domain", "size": limit}, "aggs": {
+            "relevant": {"filter": {"term": {"relevant": True}}},
+            "lang": {"terms": {"field": "lang", "size": 1}},
+            "site": {"terms": {"field": "site_name", "size": 1}},
+            "via": {"terms": {"field": "found_via", "size": 20}},
+            "sources": {"terms": {"field": "source", "size": 20}},
+            "last": {"max": {"field": "crawled_at"}},
+            "sample": {"top_hits": {"size": 1, "_source": ["url", "canonical_url"],
+                                    "sort": [{"crawled_at": {"order": "desc"}}]}},
+        }}})
+    out = []
+    for b in resp["aggregations"]["by_domain"]["buckets"]:
+        sample = b["sample"]["hits"]["hits"][0]["_source"]
+        out.append({
+            "domain": b["key"], "articles": b["doc_count"], "relevant_articles": b["relevant"]["doc_count"],
+            "lang": (b["lang"]["buckets"] or [{"key": ""}])[0]["key"],
+            "site_name": (b["site"]["buckets"] or [{"key": ""}])[0]["key"],
+            "found_via": [x["key"] for x in b["via"]["buckets"]],
+            "sources": [x["key"] for x in b["sources"]["buckets"]],
+            "last_seen": parse_datetime(b["last"].get("value")),
+            "url": sample.get("canonical_url") or sample.get("url"),
+        })
     return out
