@@ -5,7 +5,11 @@ own time limit), keeps the stats file (:mod:`crawler.run_report`; each crawler's
 :class:`~crawler.extensions.RunReport` rewrites its source's entry about every second, the
 supervisor reads it for its live progress line and run history), prints a per-source report
 and exits 0 when the crawl completed, even with per-page errors (they are in the report).
-Exit 2: bad arguments or sources file.
+Exit 2: bad arguments or sources file; exit 75: a crawl of one of the sources already runs.
+
+The crawl holds its sources' locks (:mod:`crawler.locks`) for as long as it lives: the
+supervisor hands its locked descriptor over (``--lock-fd``); started by hand, the process
+takes the locks itself.
 
 Top-level imports stay light: the extraction pool's fork server is a fresh interpreter that
 may re-import this module as ``__mp_main__``; Scrapy is imported only inside :func:`crawl_sources`.
@@ -22,8 +26,11 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+EXIT_LOCKED = 75     # EX_TEMPFAIL: try again later
+
+
 def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_file=None,
-                  settings=None, print_report: bool = True) -> dict:
+                  settings=None, print_report: bool = True, lock_fd: int | None = None) -> dict:
     """Crawl the named sources in this process (once per process: Twisted cannot restart).
 
     Returns the final stats file (a dict, as written to ``stats_file``).
@@ -32,6 +39,7 @@ def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_f
     from scrapy.settings import Settings as ScrapySettings
 
     from crawler import run_report
+    from crawler.locks import hold_for_crawl
     from crawler.settings import scrapy_settings, source_settings
     from crawler.sources import load_sources, select_sources, time_limit
     from crawler.spiders.news import NewsSpider
@@ -44,6 +52,8 @@ def crawl_sources(source_names, stats_file, run_id: str | None = None, sources_f
     sources = select_sources(load_sources(sources_path), list(source_names), str(sources_path))
     run_id = run_id or run_report.new_run_id()
     stats_path = Path(stats_file)
+    held = hold_for_crawl(dw, {s.name: time_limit(s, dw) for s in sources}, lock_fd,  # noqa: F841 - till exit
+                          run_id, stats_path)
     run_report.start_stats_file(stats_path, run_id, [s.name for s in sources])
 
     process = CrawlerProcess(ScrapySettings(scrapy_settings(dw, run_id, stats_path)), install_root_handler=True)
@@ -67,13 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sources-file", help="sources YAML (default: settings.sources_file)")
     parser.add_argument("--stats-file", required=True, help="JSON stats file, rewritten about every second")
     parser.add_argument("--run-id", help="run id (default: a new one, UTC time + random)")
+    parser.add_argument("--lock-fd", type=int, help="the source's lock, taken by the supervisor (default: "
+                                                    "the process takes its sources' locks itself)")
     args = parser.parse_args(argv)
+    from crawler.locks import LockError
     from crawler.sources import SourcesError
     try:
-        crawl_sources(args.sources, args.stats_file, args.run_id, args.sources_file)
+        crawl_sources(args.sources, args.stats_file, args.run_id, args.sources_file, lock_fd=args.lock_fd)
     except SourcesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except LockError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     return 0
 
 
