@@ -347,7 +347,9 @@ def _unsupervised_record(holder: Holder, timed_out: bool = False, stopped: bool 
     classified from its stats file, which the lock file names."""
     stats = read_stats_file(Path(holder.stats_file))
     started_at = parse_datetime(holder.started_at) or utcnow()
-    record = build_record(holder.source, holder.run_id, started_at, utcnow(), stats, None, timed_out,
+    # it ended at its stats file's last write (within a second), not when we noticed
+    ended_at = max(parse_datetime((stats or {}).get("updated_at")) or utcnow(), started_at)
+    record = build_record(holder.source, holder.run_id, started_at, ended_at, stats, None, timed_out,
                           stopped and not timed_out, holder.time_limit,
                           Path(holder.log_file) if holder.log_file else None)
     record.trigger = holder.trigger
