@@ -283,7 +283,7 @@ class Settings(BaseSettings):
     index_shards: Count = ELASTICSEARCH(
         1, description="Primary shards of each index DealWatch creates (articles, versions, run history, "
                         "sources); the articles' index template applies it to new article indices. One shard "
-                        "holds tens of millions of articles; see [cluster.md](cluster.md) before raising it.")
+                        "holds a few million articles; see [cluster.md](cluster.md) before raising it.")
     index_replicas: NonNegative = ELASTICSEARCH(
         0, description="Replica copies of every shard: 0 on one node; 1 or more on a cluster, so losing a node "
                        "loses nothing and writes go on. Applied to new indices and, when it changes, to the "
