@@ -77,19 +77,16 @@ class Replay:
 def replay(settings: Settings, archive=None) -> Replay:
     """Hand every kept record to the run history; stop at the first sign that the archive is down.
 
-    Safe to run from several processes at once (one replays, the others find nothing to do).
+    Safe to run from several processes and threads at once: they take turns (a replay is short,
+    and bounded by the client's timeouts when the archive hangs), and a record another one has
+    taken is gone from the spool.
     """
     result = Replay()
-    files = pending(settings)
-    if not files:
+    if not pending(settings):
         return result
     folder = spool_dir(settings)
     with open(folder / ".replay.lock", "w") as guard:
-        try:
-            fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:        # another process is replaying these very files
-            result.waiting = len(files)
-            return result
+        fcntl.flock(guard, fcntl.LOCK_EX)
         from indexer.archive import Archive
         archive = archive or Archive(settings)
         files = pending(settings)

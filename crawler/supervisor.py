@@ -223,8 +223,7 @@ def _record(record: RunRecord, settings: Settings) -> None:
     if record.doc_id not in result.recorded and result.waiting:
         log.error("could not record run %s of %s in %s: %s (kept in %s; recorded at the next run, "
                   "`dealwatch status` or the scheduler's start)", record.run_id, record.source,
-                  settings.runs_index, result.error or "another process is recording it",
-                  pending_runs.spool_dir(settings))
+                  settings.runs_index, result.error, pending_runs.spool_dir(settings))
 
 
 def _hand_over(record: RunRecord, lock: SourceLock, settings: Settings, keep: bool) -> None:
@@ -383,7 +382,12 @@ def find_orphans(settings: Settings, next_run_at: Callable[[str], datetime | Non
         return orphans
     for path in sorted(folder.glob("*.lock")):
         lock = SourceLock(settings, path.stem)
-        if lock.acquire():
+        try:
+            free = lock.acquire()
+        except PermissionError as exc:      # another user's crawls: theirs to adopt
+            log.debug("lock %s not readable here: %s", path, exc)
+            continue
+        if free:
             try:
                 _record_left_over(lock, settings, (lambda n=path.stem: next_run_at(n)) if next_run_at else None)
             finally:

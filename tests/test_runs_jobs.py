@@ -284,19 +284,20 @@ SUPERVISOR = textwrap.dedent('''
     from types import SimpleNamespace
     from crawler.supervisor import supervise_crawl
     from dealwatch.settings import get_settings
-    supervise_crawl(SimpleNamespace(name=sys.argv[1], time_limit=120), get_settings(), trigger="schedule",
-                    crawl_command=[sys.executable, sys.argv[2]])
+    supervise_crawl(SimpleNamespace(name=sys.argv[1], time_limit=float(sys.argv[3])), get_settings(),
+                    trigger="schedule", crawl_command=[sys.executable, sys.argv[2]])
 ''')
 
 
-def _supervisor_to_kill(job_settings, fake_crawl, tmp_path, name: str, steps: int) -> subprocess.Popen:
+def _supervisor_to_kill(job_settings, fake_crawl, tmp_path, name: str, steps: int, mode: str = "ok",
+                        limit: float = 120) -> subprocess.Popen:
     """A supervisor in its own process (a daemon, as far as the crawl can tell), over a fake crawl of ``steps``."""
-    fake = fake_crawl("ok")
+    fake = fake_crawl(mode)
     os.environ["FAKE_STEPS"] = str(steps)
     try:
         script = tmp_path / "supervisor.py"
         script.write_text(SUPERVISOR)
-        return subprocess.Popen([sys.executable, str(script), name, fake[1]],
+        return subprocess.Popen([sys.executable, str(script), name, fake[1], str(limit)],
                                 env=supervisor.settings_environment(job_settings))
     finally:
         del os.environ["FAKE_STEPS"]
@@ -342,3 +343,17 @@ def test_a_run_whose_supervisor_died_is_recorded_by_the_next_supervisor_of_the_s
     by_id = {r.run_id: r for r in runs.last_runs(es, job_settings, source="fake-left")}
     assert set(by_id) == {left_run, nxt.run_id}
     assert by_id[left_run].status == "ok" and by_id[left_run].pages_fetched == 10
+
+
+def test_an_adopted_crawl_is_held_to_its_time_limit(job_settings, fake_crawl, tmp_path):
+    daemon = _supervisor_to_kill(job_settings, fake_crawl, tmp_path, "fake-orphan-hang", steps=0, mode="hang",
+                                 limit=2.0)
+    crawl_pid = _running_crawl_pid(job_settings, "fake-orphan-hang")
+    daemon.kill()
+    daemon.wait()
+    [orphan] = supervisor.find_orphans(job_settings)
+    t0 = time.monotonic()
+    record = supervisor.supervise_orphan(orphan, job_settings, record=False)
+    assert record.status == "timed_out" and record.finish_reason == "shutdown"   # SIGTERM, and it stopped
+    assert time.monotonic() - t0 < 2.0 + 2 * job_settings.crawl_stop_grace + 5
+    _wait_for(lambda: not pid_alive(crawl_pid), "the timed-out orphan still runs", timeout=5)
