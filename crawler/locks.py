@@ -41,7 +41,7 @@ class Holder:
     time_limit: float
     stats_file: str
     log_file: str
-    supervisor_pid: int
+    supervisor_pid: int | None      # None: a crawl started by hand, which nobody records
     crawl_pid: int | None = None
 
     @classmethod
@@ -132,7 +132,8 @@ def hold_for_crawl(settings: Settings, time_limits: dict[str, float], lock_fd: i
                    stats_file: Path) -> list[Any]:
     """In the crawl process: the locks of the sources it crawls (``time_limits``: name -> seconds), to
     keep until it exits — the descriptor the supervisor handed over, or locks taken here (a crawl
-    started by hand, which then names itself as holder). Raises :class:`LockError` when one is held."""
+    started by hand: the lock file names it, without a supervisor). Raises :class:`LockError` when
+    one is held."""
     if lock_fd is not None:
         [name] = time_limits        # the supervisor starts one source per process
         adopt_descriptor(lock_fd, name)
@@ -146,7 +147,7 @@ def hold_for_crawl(settings: Settings, time_limits: dict[str, float], lock_fd: i
             raise LockError(f"a crawl of {name} is already running ({describe(lock.holder(), lock.path)})")
         lock.write_holder(Holder(source=name, run_id=run_id, trigger="manual", started_at=to_iso(utcnow()),
                                  time_limit=limit, stats_file=str(stats_file), log_file="",
-                                 supervisor_pid=os.getpid(), crawl_pid=os.getpid()))
+                                 supervisor_pid=None, crawl_pid=os.getpid()))
         held.append(lock)
     return held
 
@@ -154,6 +155,6 @@ def hold_for_crawl(settings: Settings, time_limits: dict[str, float], lock_fd: i
 def describe(holder: Holder | None, path: Path) -> str:
     if holder is None:
         return f"lock {path}"
-    return (f"run {holder.run_id} since {holder.started_at}, crawl pid {holder.crawl_pid or '?'}, "
-            f"supervisor pid {holder.supervisor_pid}; lock {path}")
+    supervisor = f"supervisor pid {holder.supervisor_pid}" if holder.supervisor_pid else "started by hand"
+    return f"run {holder.run_id} since {holder.started_at}, crawl pid {holder.crawl_pid or '?'}, {supervisor}; lock {path}"
 
