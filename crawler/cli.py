@@ -144,13 +144,18 @@ def schedule(sources_file: Path | None) -> None:
 @_sources_file_option
 def status(sources_file: Path | None) -> None:
     """Per source: last run, next run, totals and last error."""
+    from crawler import pending_runs
     from crawler.scheduler import next_run_times
+    from crawler.supervisor import find_orphans
     from indexer.archive import Archive
 
     settings = get_settings()
     path = _sources_path(settings, sources_file)
     names = [s.name for s in _load(path)] if path.exists() else []
-    summaries = Archive(settings).source_summaries()
+    archive = Archive(settings)
+    orphans = find_orphans(settings)            # records runs a dead supervisor left unrecorded
+    replay = pending_runs.replay(settings, archive)   # runs kept while the archive was down
+    summaries = archive.source_summaries()
     next_runs = next_run_times(settings)
     names += [n for n in sorted(set(summaries) | set(next_runs)) if n not in names]
     if not names:
@@ -181,6 +186,11 @@ def status(sources_file: Path | None) -> None:
         click.echo("\nlast errors:")
         for e in errors:
             click.echo(f"  {e}")
+    for o in orphans:
+        click.echo(f"\n{o.source}: crawl running without a supervisor (run {o.run_id}, pid {o.crawl_pid}); "
+                   "the scheduler adopts and records it when it starts")
+    if replay.waiting:
+        click.echo(f"\n{replay.waiting} run(s) wait in {pending_runs.spool_dir(settings)} to be recorded")
 
 
 def _when(value: datetime | None) -> str:

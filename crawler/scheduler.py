@@ -8,8 +8,10 @@
   runs it again nor postpones it), a changed schedule replaces the job, a source that left
   the YAML loses its job. A run missed while the daemon was down runs once if it is at most
   ``scheduler_misfire_grace`` seconds late (``coalesce=True``).
-* ``max_instances=1`` per job, and the per-source lock in :mod:`crawler.supervisor` also keeps
-  ``dealwatch crawl`` and a second daemon from overlapping with it.
+* ``max_instances=1`` per job, and the per-source lock (:mod:`crawler.locks`, held by the crawl
+  process itself) also keeps ``dealwatch crawl``, a second daemon and a crawl left running by a
+  killed daemon from overlapping with it. On start the daemon records runs kept while the archive
+  was down and adopts such left-over crawls (:func:`adopt_orphans`): watched, then recorded.
 * Each job calls :func:`scheduled_crawl`, which hands the source to
   :func:`crawler.supervisor.supervise_crawl`: the crawl runs in its own process.
 * SIGTERM/SIGINT: no new runs start; running crawls get SIGTERM (Scrapy stops; the known-URL
@@ -96,15 +98,8 @@ def scheduled_crawl(source_name: str, sources_file: str | None = None) -> str:
         # that waits for this very job
         return next_run_times(settings).get(source_name)
 
-    with _jobs_running:
-        _jobs_running.count += 1
-    try:
-        record = supervise_crawl(matches[0], settings, sources_file=path, trigger="schedule", next_run_at=next_run)
-    finally:
-        with _jobs_running:
-            _jobs_running.count -= 1
-            _jobs_running.notify_all()
-    return record.status
+    return _counted(lambda: supervise_crawl(matches[0], settings, sources_file=path, trigger="schedule",
+                                            next_run_at=next_run)).status
 
 
 class _RunningJobs(threading.Condition):
@@ -112,6 +107,35 @@ class _RunningJobs(threading.Condition):
 
 
 _jobs_running = _RunningJobs()
+
+
+def _counted(work):
+    """Run a crawl's supervision so that :func:`stop` waits for it."""
+    with _jobs_running:
+        _jobs_running.count += 1
+    try:
+        return work()
+    finally:
+        with _jobs_running:
+            _jobs_running.count -= 1
+            _jobs_running.notify_all()
+
+
+def adopt_orphans(settings: Settings) -> list[str]:
+    """Crawls a killed daemon left running go on under this one: each is watched (time limit, our
+    shutdown) and recorded when it ends, while its lock keeps the source's scheduled runs from starting
+    a second crawl. Runs that ended unrecorded meanwhile are recorded. Returns the adopted sources."""
+    from crawler.supervisor import find_orphans, supervise_orphan
+
+    def next_run(name: str) -> datetime | None:
+        return next_run_times(settings).get(name)
+
+    orphans = find_orphans(settings, next_run)
+    for holder in orphans:
+        threading.Thread(target=_counted, name=f"adopted-{holder.source}", daemon=True,
+                         args=(lambda h=holder: supervise_orphan(h, settings, next_run_at=lambda: next_run(h.source)),
+                               )).start()
+    return [h.source for h in orphans]
 
 
 def sync_jobs(scheduler: BackgroundScheduler, sources: list[Source], settings: Settings,
@@ -165,6 +189,11 @@ def start(settings: Settings, sources_file: str | Path | None = None) -> Backgro
     log.info("scheduler: %s", ", ".join(f"{k} {len(v)}" for k, v in changes.items()))
     for job in scheduler.get_jobs():
         log.info("  %-28s next run %s  (%s)", job.id, _fmt(job.next_run_time), job.trigger)
+    from crawler import pending_runs
+    pending_runs.replay(settings)           # runs the archive could not take before
+    adopted = adopt_orphans(settings)
+    if adopted:
+        log.info("adopted running crawl(s) of %s", ", ".join(adopted))
     scheduler.resume()
     return scheduler
 

@@ -75,8 +75,16 @@ def _http_url(value: str, example: str) -> str:
     return value
 
 
-def _cluster_url(value: str) -> str:
-    return _http_url(value, "https://es.example.org:9200") if value else value
+def _cluster_urls(value: str) -> str:
+    """One URL, or several separated by commas (the nodes of one cluster)."""
+    for url in split_urls(value):
+        _http_url(url, "https://es.example.org:9200 (several: separated by commas)")
+    return ",".join(split_urls(value))
+
+
+def split_urls(value: str) -> list[str]:
+    """The URLs of a comma-separated list, without blanks."""
+    return [url.strip() for url in value.split(",") if url.strip()]
 
 
 def _contact_url(value: str) -> str:
@@ -167,7 +175,7 @@ WEB_UI = _group("Web UI")
 DEMO = _group("Demo sites")
 
 # fields whose default is computed from another field: they follow it in ``replace`` unless set
-_DERIVED = frozenset({"raw_dir"})
+_DERIVED = frozenset({"raw_dir", "es_transport_port"})
 
 # the environment load_settings reads (None: the process environment)
 _environment: ContextVar[Mapping[str, str] | None] = ContextVar("dealwatch_environment", default=None)
@@ -222,10 +230,12 @@ class Settings(BaseSettings):
                     "applies it to the stored archive.")
 
     # --- Elasticsearch ---------------------------------------------------------------------
-    es_url: Annotated[str, AfterValidator(_cluster_url)] = ELASTICSEARCH(
-        "", kind="URL",
-        description="An existing Elasticsearch cluster, e.g. https://es.example.org:9200. Empty: the project "
-                    "runs its own local node (`dealwatch es start`) and nothing else is needed.")
+    es_url: Annotated[str, AfterValidator(_cluster_urls)] = ELASTICSEARCH(
+        "", kind="URL(s)",
+        description="An existing Elasticsearch cluster, e.g. https://es.example.org:9200, or several of its "
+                    "nodes separated by commas (https://es1:9200,https://es2:9200): a request that fails on one "
+                    "node is retried on the next (see [cluster.md](cluster.md)). Empty: the project runs its own "
+                    "local node (`dealwatch es start`) and nothing else is needed.")
     es_api_key: str = ELASTICSEARCH(
         "", repr=False, description="API key for the cluster of `DEALWATCH_ES_URL` (wins over user/password).")
     es_username: str = ELASTICSEARCH(
@@ -243,7 +253,10 @@ class Settings(BaseSettings):
         9200, description="HTTP port of the local node (bound to 127.0.0.1). Change it when another program "
                           "uses the port.")
     es_transport_port: Port = ELASTICSEARCH(
-        9300, description="Transport port of the local node. Two nodes on one machine need different ports.")
+        None, shown="`DEALWATCH_ES_PORT` + 100 (9300)",
+        description="Transport port of the local node (node-to-node traffic, bound to 127.0.0.1). Two nodes on "
+                    "one machine need different ports: by default it follows `DEALWATCH_ES_PORT`, so a second "
+                    "node on another HTTP port does not collide on 9300.")
     es_heap: Annotated[str, AfterValidator(_heap)] = ELASTICSEARCH(
         "1g", kind="heap size",
         description="Java heap of the local node (`-Xms`/`-Xmx`), e.g. `1g` or `512m`; at most half the "
@@ -267,6 +280,14 @@ class Settings(BaseSettings):
         30.0, description="Seconds one request to Elasticsearch may take before it is retried.")
     es_max_retries: NonNegative = ELASTICSEARCH(
         3, description="Retries of a request on another node or after a timeout.")
+    index_shards: Count = ELASTICSEARCH(
+        1, description="Primary shards of each index DealWatch creates (articles, versions, run history, "
+                        "sources); the articles' index template applies it to new article indices. One shard "
+                        "holds a few million articles; see [cluster.md](cluster.md) before raising it.")
+    index_replicas: NonNegative = ELASTICSEARCH(
+        0, description="Replica copies of every shard: 0 on one node; 1 or more on a cluster, so losing a node "
+                       "loses nothing and writes go on. Applied to new indices and, when it changes, to the "
+                       "existing ones at the next start of a crawl or the scheduler.")
     bulk_chunk_size: Count = ELASTICSEARCH(
         500, description="Documents per bulk request when writing to the archive.")
 
@@ -379,12 +400,24 @@ class Settings(BaseSettings):
         description="When set, every request needs it as a bearer token, a basic-auth password or `?token=`.")
     ui_max_page_size: Count = WEB_UI(
         100, description="Most hits one page of the UI or the API returns (exports are not limited).")
+    ui_es_timeout: Seconds = WEB_UI(
+        5.0, description="Seconds the web UI waits for one answer of Elasticsearch before it answers 503 "
+                         "(\"Elasticsearch … did not answer\"); a timeout is not retried, so a hung node costs a "
+                         "page at most this long. Crawls and the CLI use `DEALWATCH_ES_REQUEST_TIMEOUT`.")
 
     # --- demo sites ------------------------------------------------------------------------
     demo_port: Port = DEMO(
         8080, description="Port of the offline demo sites (127.0.0.2–127.0.0.5), used by `dealwatch demo`.")
 
     # --- checks across fields and derived defaults -----------------------------------------
+    @field_validator("es_transport_port", mode="before")
+    @classmethod
+    def _transport_port_follows_http_port(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or value == "":
+            http = int(info.data.get("es_port") or 9200)
+            return http + 100 if http + 100 <= 65535 else http - 100
+        return value
+
     @field_validator("raw_dir", mode="before")
     @classmethod
     def _raw_dir_under_data_dir(cls, value: Any, info: ValidationInfo) -> Any:
@@ -398,6 +431,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{ENV_PREFIX}RAW_DIR={str(self.raw_dir)!r} is not inside {ENV_PREFIX}DATA_DIR="
                              f"{str(self.data_dir)!r} (documents point at raw pages relative to the data directory; "
                              "mount another disk there instead)")
+        if self.es_transport_port == self.es_port:
+            raise ValueError(f"{ENV_PREFIX}ES_TRANSPORT_PORT={self.es_transport_port} is the same port as "
+                             f"{ENV_PREFIX}ES_PORT: the local node needs two ports (HTTP and transport)")
         if not 0 <= self.relevance_possible_min < self.relevance_threshold:
             raise ValueError(f"relevance_possible_min ({self.relevance_possible_min}) must be at least 0 and below "
                              f"relevance_threshold ({self.relevance_threshold}): it is where the 'possibly "
@@ -424,7 +460,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_es_url(self) -> str:
+        """The cluster's URL (its node URLs separated by commas), or the local node's."""
         return self.es_url or f"http://127.0.0.1:{self.es_port}"
+
+    @property
+    def es_urls(self) -> list[str]:
+        """Every node URL the client may send a request to."""
+        return split_urls(self.effective_es_url)
 
     @property
     def es_home(self) -> Path:

@@ -37,9 +37,14 @@ class Archive:
     """Articles, their versions and raw pages, and the crawl-run history of one index prefix."""
 
     def __init__(self, settings: Settings, *, timeout: float | None = None, retries: int | None = None,
-                 client: Elasticsearch | None = None):
+                 retry_on_timeout: bool = True, client: Elasticsearch | None = None):
+        """``timeout`` (seconds per request; default ``es_request_timeout``), ``retries`` (on another
+        node or after a failed connection; default ``es_max_retries``), ``retry_on_timeout=False``:
+        a request that timed out is not sent again, so ``timeout`` bounds it (the web UI)."""
         self.settings = settings
-        self._es = client or make_client(settings, request_timeout=timeout, max_retries=retries)
+        self.timeout = settings.es_request_timeout if timeout is None else timeout
+        self._es = client or make_client(settings, request_timeout=self.timeout, max_retries=retries,
+                                         retry_on_timeout=retry_on_timeout)
 
     def __repr__(self) -> str:
         return f"Archive({self.settings.articles_alias!r})"
@@ -50,10 +55,13 @@ class Archive:
     # --- indices --------------------------------------------------------------------------
     @translated
     def ensure(self) -> str:
-        """Create what is missing: template, articles index behind its alias, versions, run history."""
+        """Create what is missing: template, articles index behind its alias, versions, run history;
+        give every index the replicas of the settings."""
         index = store.ensure_index(self._es, self.settings)
         run_history.ensure_runs_index(self._es, self.settings)
         source_registry.ensure_index(self._es, self.settings)
+        store.apply_replicas(self._es, self.settings, [index, self.settings.versions_index, self.settings.runs_index,
+                                                       self.settings.sources_index])
         return index
 
     @translated

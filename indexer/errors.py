@@ -5,7 +5,8 @@ Everything outside ``indexer/`` sees only these: the web UI maps them to an HTTP
 the crawler counts them per source. Each message is meant for the person reading it and never
 shows credentials.
 
-- :class:`ArchiveUnavailable`: Elasticsearch is not reachable or did not answer in time.
+- :class:`ArchiveUnavailable`: Elasticsearch is not reachable or did not answer in time (one message
+  for both, with the reason in parentheses: to the person reading it they are the same outage).
 - :class:`ArchiveMissing`: there is no archive (index) yet.
 - :class:`BadQuery`: a request the archive cannot answer as asked (the user can fix it).
 - :class:`ArchiveConflict`: a write lost a race with another writer.
@@ -52,7 +53,9 @@ class ArchiveFailure(ArchiveError):
 
 
 def display_url(url: str) -> str:
-    """A URL as it may be shown: user name and password removed."""
+    """A URL (or a comma-separated list of node URLs) as it may be shown: user names and passwords removed."""
+    if "," in url:
+        return ", ".join(display_url(u.strip()) for u in url.split(",") if u.strip())
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
@@ -63,15 +66,20 @@ def display_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def translate(exc: Exception, url: str, index: str = "") -> ArchiveError:
-    """The project exception for an Elasticsearch (client or transport) exception."""
+def unavailable(where: str, why: str) -> ArchiveUnavailable:
+    """The one message of an archive that cannot be used now, whatever the transport's reason."""
+    return ArchiveUnavailable(f"Elasticsearch at {where} is not available ({why}): check it with `dealwatch es "
+                              "status`, start it with `dealwatch es start` (or check DEALWATCH_ES_URL).")
+
+
+def translate(exc: Exception, url: str, index: str = "", timeout: float | None = None) -> ArchiveError:
+    """The project exception for an Elasticsearch (client or transport) exception; ``timeout`` is the
+    request timeout the client had (named in the message of a timeout)."""
     where = display_url(url)
     if isinstance(exc, ConnectionTimeout):
-        return ArchiveUnavailable(f"Elasticsearch at {where} did not answer in time; it may be overloaded or "
-                                  "stopped (check `dealwatch es status`).")
+        return unavailable(where, f"no answer within {timeout:g} s" if timeout else "no answer in time")
     if isinstance(exc, TransportConnectionError):
-        return ArchiveUnavailable(f"Elasticsearch is not reachable at {where}: start it with `dealwatch es start` "
-                                  "(or check DEALWATCH_ES_URL).")
+        return unavailable(where, "no connection")
     if isinstance(exc, NotFoundError) and _error_type(exc) in ("index_not_found_exception", ""):
         return ArchiveMissing(f"There is no articles index '{index or 'articles'}' yet: crawl something first "
                               "(`dealwatch demo` or `dealwatch crawl`).")
@@ -82,7 +90,7 @@ def translate(exc: Exception, url: str, index: str = "") -> ArchiveError:
     if isinstance(exc, ApiError):
         return ArchiveFailure(f"The search index answered with an error ({exc.status_code}): {_reason(exc)}")
     if isinstance(exc, TransportError):
-        return ArchiveUnavailable(f"Elasticsearch at {where} could not be reached: {type(exc).__name__}.")
+        return unavailable(where, type(exc).__name__)
     raise TypeError(f"not an Elasticsearch exception: {exc!r}")
 
 
@@ -106,6 +114,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 ES_ERRORS = (ApiError, TransportError)
 
 
+def _translate_for(archive: Any, exc: Exception) -> ArchiveError:
+    settings = archive.settings
+    return translate(exc, settings.effective_es_url, settings.articles_alias, getattr(archive, "timeout", None))
+
+
 def translated(method: F) -> F:
     """Decorate an :class:`indexer.archive.Archive` method (plain or generator): Elasticsearch
     exceptions raised inside become the project's (the archive knows its URL and index)."""
@@ -115,7 +128,7 @@ def translated(method: F) -> F:
             try:
                 yield from method(self, *args, **kwargs)
             except ES_ERRORS as exc:
-                raise translate(exc, self.settings.effective_es_url, self.settings.articles_alias) from exc
+                raise _translate_for(self, exc) from exc
         return gen_wrapper  # type: ignore[return-value]
 
     @functools.wraps(method)
@@ -123,5 +136,5 @@ def translated(method: F) -> F:
         try:
             return method(self, *args, **kwargs)
         except ES_ERRORS as exc:
-            raise translate(exc, self.settings.effective_es_url, self.settings.articles_alias) from exc
+            raise _translate_for(self, exc) from exc
     return wrapper  # type: ignore[return-value]

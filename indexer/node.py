@@ -7,6 +7,12 @@ logs, configuration and pid file live under the data directory. The node is a si
 node bound to 127.0.0.1 with security off (loopback only). Elasticsearch refuses to run
 as root, so under root it runs as an unprivileged system user that owns its directories.
 
+Each node on one machine needs its own HTTP and transport ports (the transport port follows the
+HTTP port unless set: ``DEALWATCH_ES_PORT`` + 100); both are checked before Java starts, and a
+start that fails anyway reports the cause Elasticsearch gave (the fatal exception and its
+``Caused by`` lines), not the tail of a stack trace. :class:`ClusterMember` makes a local node
+join other local nodes instead of running alone (the multi-node tests).
+
 When ``DEALWATCH_ES_URL`` points at an existing cluster none of this is used.
 """
 
@@ -225,10 +231,26 @@ def _probe(url: str, timeout: float = 2.0) -> dict | None:
     return {"version": versions[0] if versions else None, "health": health.get("status")}
 
 
-def _port_in_use(port: int) -> bool:
+def _port_taken(port: int) -> bool:
+    """True when Elasticsearch could not bind ``127.0.0.1:port``: another socket listens on it (or holds
+    it bound). The check binds like Elasticsearch does (``SO_REUSEADDR``), so connections of a stopped
+    node lingering in TIME_WAIT do not count."""
     with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports(settings: Settings) -> None:
+    """Fail before Java starts when the node's HTTP or transport port is taken, naming the setting."""
+    for port, variable, what in ((settings.es_port, "DEALWATCH_ES_PORT", "HTTP"),
+                                 (settings.es_transport_port, "DEALWATCH_ES_TRANSPORT_PORT", "transport")):
+        if _port_taken(port):
+            raise NodeError(f"the {what} port {port} on 127.0.0.1 is taken by another program (another "
+                            f"Elasticsearch node?): stop it or set {variable} to a free port")
 
 
 def status(settings: Settings) -> NodeStatus:
@@ -253,7 +275,33 @@ def status(settings: Settings) -> NodeStatus:
     return st
 
 
-def _write_config(settings: Settings, home: Path) -> Path:
+@dataclass(frozen=True)
+class ClusterMember:
+    """A local node that forms a cluster with other local nodes instead of running alone.
+
+    Every member needs its own settings (``es_dir``, ``es_port``, ``es_transport_port``); they find
+    each other through ``seed_transport_ports`` on 127.0.0.1, and the first election counts the
+    votes of ``initial_master_nodes`` (node names).
+    """
+
+    cluster_name: str
+    node_name: str
+    seed_transport_ports: tuple[int, ...]
+    initial_master_nodes: tuple[str, ...]
+
+    def discovery(self) -> str:
+        seeds = ", ".join(f'"127.0.0.1:{port}"' for port in self.seed_transport_ports)
+        masters = ", ".join(f'"{name}"' for name in self.initial_master_nodes)
+        return (f"cluster.name: {self.cluster_name}\n"
+                f"node.name: {self.node_name}\n"
+                f"discovery.seed_hosts: [{seeds}]\n"
+                f"cluster.initial_master_nodes: [{masters}]\n")
+
+
+SINGLE_NODE = "cluster.name: dealwatch\nnode.name: dealwatch-local\ndiscovery.type: single-node\n"
+
+
+def _write_config(settings: Settings, home: Path, member: ClusterMember | None = None) -> Path:
     conf = settings.es_root / "config"
     conf.mkdir(parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
@@ -263,15 +311,14 @@ def _write_config(settings: Settings, home: Path) -> Path:
         f"-Xms{settings.es_heap}\n-Xmx{settings.es_heap}\n")
     (conf / "elasticsearch.yml").write_text(
         "# written by dealwatch (indexer/node.py) at each start; edit the settings, not this file\n"
-        "cluster.name: dealwatch\n"
-        "node.name: dealwatch-local\n"
-        "discovery.type: single-node\n"
+        + (member.discovery() if member else SINGLE_NODE) +
         "network.host: 127.0.0.1\n"
         f"http.port: {settings.es_port}\n"
         f"transport.port: {settings.es_transport_port}\n"
         f"path.data: {settings.es_data_path}\n"
         f"path.logs: {settings.es_logs_path}\n"
         "xpack.security.enabled: false\n"
+        "xpack.ml.enabled: false\n"
         "cluster.routing.allocation.disk.threshold_enabled: false\n"
         "action.auto_create_index: false\n"
     )
@@ -290,28 +337,27 @@ def _start_lock(settings: Settings):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def start(settings: Settings, wait: bool = True) -> NodeStatus:
-    """Start the local node (downloading it on first use) and wait for cluster health."""
+def start(settings: Settings, wait: bool = True, member: ClusterMember | None = None) -> NodeStatus:
+    """Start the local node (downloading it on first use) and wait for cluster health; with ``member``
+    the node joins the other local nodes it names instead of running alone."""
     if not settings.local_node:
         raise NodeError(f"DEALWATCH_ES_URL is set ({settings.es_url}): the project does not manage that cluster")
     with _start_lock(settings):
-        return _start_unlocked(settings, wait)
+        return _start_unlocked(settings, wait, member)
 
 
-def _start_unlocked(settings: Settings, wait: bool) -> NodeStatus:
+def _start_unlocked(settings: Settings, wait: bool, member: ClusterMember | None) -> NodeStatus:
     current = status(settings)
     if current.running:
         return current
-    if _port_in_use(settings.es_port):
-        raise NodeError(f"port {settings.es_port} on 127.0.0.1 is taken by another program: "
-                        "stop it or set DEALWATCH_ES_PORT")
+    check_ports(settings)
     java_home = find_java(settings)
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     home = ensure_distribution(settings)
     user = _run_as(settings)
     for d in (settings.es_data_path, settings.es_logs_path, settings.es_run_dir):
         d.mkdir(parents=True, exist_ok=True)
-    conf = _write_config(settings, home)
+    conf = _write_config(settings, home, member)
     tmp = settings.es_root / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     if user is not None:
@@ -329,9 +375,10 @@ def _start_unlocked(settings: Settings, wait: bool) -> NodeStatus:
     pid_file = _pid_file(settings)
     pid_file.unlink(missing_ok=True)
     startup_log = settings.es_logs_path / "startup.log"
-    log.info("starting Elasticsearch %s on 127.0.0.1:%s (Java %s at %s)", settings.es_version,
-             settings.es_port, java_major(java_home), java_home)
+    log.info("starting Elasticsearch %s on 127.0.0.1:%s, transport %s (Java %s at %s)", settings.es_version,
+             settings.es_port, settings.es_transport_port, java_major(java_home), java_home)
     with open(startup_log, "ab") as out:
+        this_start = out.tell()     # the log is kept across starts: read this start's part
         kwargs = {}
         if user is not None:
             kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
@@ -343,11 +390,55 @@ def _start_unlocked(settings: Settings, wait: bool) -> NodeStatus:
             cwd=str(settings.es_root), timeout=settings.es_start_timeout, **kwargs,
         )
     if proc.returncode != 0:
-        raise NodeError(f"Elasticsearch did not start (exit {proc.returncode}); see {startup_log}:\n"
-                        + _tail(startup_log))
+        output = _read_from(startup_log, this_start)
+        raise NodeError(f"Elasticsearch did not start (exit {proc.returncode}): {startup_cause(output)}\n"
+                        f"(its output: {startup_log})")
     if not wait:
         return status(settings)
-    return wait_for_health(settings)
+    return wait_for_health(settings, member)
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+# the launcher's own closing words, which say nothing of the cause
+_NO_CAUSE = ("ERROR: Elasticsearch did not exit normally", "ERROR: Elasticsearch exited unexpectedly")
+
+
+def startup_cause(output: str, max_lines: int = 6) -> str:
+    """Why a start failed, from Elasticsearch's output: the fatal exception with its message and each
+    ``Caused by``, a failed bootstrap check, or the JVM's own error — not the frames of a stack trace.
+    The last lines of the output when none of these is there."""
+    causes: list[str] = []
+    lines = [line.strip() for line in output.splitlines()]
+    for i, line in enumerate(lines):
+        fatal = re.search(r"fatal exception while booting Elasticsearch\s*(.+)", line)
+        if fatal:
+            causes.append(fatal.group(1))
+        elif line.startswith("Caused by: "):
+            causes.append("caused by " + line[len("Caused by: "):])
+        elif line.startswith(("Exception in thread", "bootstrap check failure", "Error occurred during "
+                              "initialization of VM", "Invalid ", "Error: ")):
+            causes.append(line)
+            if line.startswith("Error occurred during") and i + 1 < len(lines) and lines[i + 1]:
+                causes.append(lines[i + 1])
+        elif line.startswith("ERROR: ") and not line.startswith(_NO_CAUSE):
+            causes.append(line[len("ERROR: "):])
+    unique = [c[:400] for c in dict.fromkeys(c for c in causes if c)]
+    if not unique:
+        tail = [line for line in lines if line][-8:]
+        return "\n".join(tail) or "(no output)"
+    text = "; ".join(unique[:max_lines])
+    if "BindTransportException" in text or "BindHttpException" in text:
+        text += (" — another program (another node?) holds the port: set DEALWATCH_ES_PORT / "
+                 "DEALWATCH_ES_TRANSPORT_PORT to free ports")
+    return text
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -357,7 +448,7 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def wait_for_health(settings: Settings) -> NodeStatus:
+def wait_for_health(settings: Settings, member: ClusterMember | None = None) -> NodeStatus:
     deadline = time.monotonic() + settings.es_start_timeout
     url = settings.effective_es_url
     while time.monotonic() < deadline:
@@ -367,9 +458,9 @@ def wait_for_health(settings: Settings) -> NodeStatus:
         if not _read_pid(settings) and _pid_file(settings).exists():
             break
         time.sleep(1)
-    main_log = settings.es_logs_path / "dealwatch.log"
-    raise NodeError(f"Elasticsearch at {url} did not become healthy within {settings.es_start_timeout:.0f}s; "
-                    f"see {main_log}:\n{_tail(main_log)}")
+    main_log = settings.es_logs_path / f"{member.cluster_name if member else 'dealwatch'}.log"
+    raise NodeError(f"Elasticsearch at {url} did not become healthy within {settings.es_start_timeout:.0f}s: "
+                    f"{startup_cause(_tail(main_log, 300))}\n(its log: {main_log})")
 
 
 def stop(settings: Settings, timeout: float = 60.0) -> bool:

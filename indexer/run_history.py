@@ -21,6 +21,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from dealwatch.dates import parse_datetime, to_iso
 from dealwatch.settings import Settings
+from indexer.schema import shard_settings
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def ensure_runs_index(es: Elasticsearch, settings: Settings) -> None:
     if es.indices.exists(index=settings.runs_index):
         return
     es.options(ignore_status=400).indices.create(
-        index=settings.runs_index, settings={"number_of_shards": 1, "number_of_replicas": 0},
+        index=settings.runs_index, settings=shard_settings(settings),
         mappings=RUNS_MAPPING)
     log.info("created run-history index %s", settings.runs_index)
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from dealwatch.dates import to_iso, utcnow
+from dealwatch.settings import Settings
 
 SCHEMA_VERSION = 1  # bump when the mapping changes; a new index articles-v<N> is built
 
@@ -84,16 +85,21 @@ FIELDS: tuple[FieldSpec, ...] = (
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 
-INDEX_SETTINGS: dict[str, Any] = {
-    "number_of_shards": 1,
-    "number_of_replicas": 0,
-    "refresh_interval": "1s",
-    "analysis": {
-        "normalizer": {
-            "lowercase_keyword": {"type": "custom", "filter": ["lowercase"]},
-        },
+ANALYSIS: dict[str, Any] = {
+    "normalizer": {
+        "lowercase_keyword": {"type": "custom", "filter": ["lowercase"]},
     },
 }
+
+
+def shard_settings(settings: Settings) -> dict[str, Any]:
+    """Shards and replicas of every index DealWatch creates (``index_shards``, ``index_replicas``)."""
+    return {"number_of_shards": settings.index_shards, "number_of_replicas": settings.index_replicas}
+
+
+def index_settings(settings: Settings) -> dict[str, Any]:
+    """The articles' index settings, applied by their index template to each new ``articles-v<N>``."""
+    return {**shard_settings(settings), "refresh_interval": "1s", "analysis": ANALYSIS}
 
 
 def index_mapping() -> dict[str, Any]:

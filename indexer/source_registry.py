@@ -15,6 +15,7 @@ from elasticsearch.helpers import bulk
 
 from dealwatch.dates import to_iso, utcnow
 from dealwatch.settings import Settings
+from indexer.schema import shard_settings
 
 MAPPING = {
     "dynamic": "strict",
@@ -43,7 +44,7 @@ class ConfiguredSource:
 def ensure_index(es: Elasticsearch, settings: Settings) -> None:
     if not es.indices.exists(index=settings.sources_index):
         es.options(ignore_status=400).indices.create(
-            index=settings.sources_index, settings={"number_of_shards": 1, "number_of_replicas": 0},
+            index=settings.sources_index, settings=shard_settings(settings),
             mappings=MAPPING)
 
 

@@ -63,7 +63,7 @@ def ensure_index(es: Elasticsearch, settings: Settings) -> str:
         index_patterns=[f"{settings.articles_alias}-v*"],
         version=schema.SCHEMA_VERSION,
         priority=100,
-        template={"settings": schema.INDEX_SETTINGS, "mappings": schema.index_mapping()},
+        template={"settings": schema.index_settings(settings), "mappings": schema.index_mapping()},
         meta={"description": "DealWatch articles (indexer/schema.py)"},
     )
     index = concrete_index(settings)
@@ -75,9 +75,23 @@ def ensure_index(es: Elasticsearch, settings: Settings) -> str:
         es.indices.put_alias(index=index, name=settings.articles_alias, is_write_index=True)
     if not es.indices.exists(index=settings.versions_index):
         es.options(ignore_status=400).indices.create(
-            index=settings.versions_index, settings={"number_of_shards": 1, "number_of_replicas": 0},
-            mappings=VERSIONS_MAPPING)
+            index=settings.versions_index, settings=schema.shard_settings(settings), mappings=VERSIONS_MAPPING)
     return index
+
+
+def apply_replicas(es: Elasticsearch, settings: Settings, indices: Iterable[str]) -> list[str]:
+    """Give existing indices the ``index_replicas`` setting (replicas can change on a live index;
+    shards cannot: a new shard count takes effect with the next index, see docs/cluster.md).
+    Returns the indices changed."""
+    wanted = str(settings.index_replicas)
+    current = es.indices.get_settings(index=",".join(indices), name="index.number_of_replicas",
+                                      ignore_unavailable=True, allow_no_indices=True)
+    changed = [name for name, body in current.items()
+               if body["settings"]["index"]["number_of_replicas"] != wanted]
+    if changed:
+        es.indices.put_settings(index=",".join(changed), settings={"number_of_replicas": settings.index_replicas})
+        log.info("replicas of %s set to %s", ", ".join(changed), wanted)
+    return changed
 
 
 def drop_all(es: Elasticsearch, settings: Settings, extra_patterns: Iterable[str] = ()) -> list[str]:

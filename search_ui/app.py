@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Search the DealWatch archive of news articles: full text, entities, sources, "
                               "exports. Query syntax: see /help or docs/search.md.")
     app.state.settings = settings
-    app.state.archive = Archive(settings)
+    # bounded for interactive use: a hung node costs one ui_es_timeout, then the 503 page
+    app.state.archive = Archive(settings, timeout=settings.ui_es_timeout, retry_on_timeout=False)
     app.state.templates = make_templates()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     auth.install(app, settings.ui_token)

@@ -9,11 +9,15 @@ directory, so tests never touch the archive of the quickstart and can run side b
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import socket
 import uuid
 from pathlib import Path
 
 import pytest
 
+from dealwatch.processes import read_pid_file
 from dealwatch.settings import Settings, load_settings, set_settings
 from indexer import node, store
 from indexer.client import make_client
@@ -32,6 +36,46 @@ def es_node():
     yield base
     if started_here and not os.environ.get("DEALWATCH_KEEP_ES"):
         node.stop(base)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def free_http_port() -> int:
+    """A free port for a local node whose derived transport port (+100) is free too."""
+    for _ in range(100):
+        port = free_port()
+        if port + 100 <= 65535:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + 100))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free pair of ports")
+
+
+@pytest.fixture(scope="session")
+def second_node(es_node: Settings):
+    """A second local node beside the session's one: its own HTTP port (its transport port follows it),
+    its own folder and a 256 MB heap; stopped at the end of the session. Tests that make a node hang
+    (SIGSTOP) use this one, never the node everyone shares."""
+    if not es_node.local_node:
+        pytest.skip("a second local node needs the project's own node (DEALWATCH_ES_URL is set)")
+    es_dir = es_node.data_dir / f"test-node-{uuid.uuid4().hex[:8]}"
+    s = es_node.replace(es_port=free_http_port(), es_dir=es_dir, es_heap="256m")
+    try:
+        node.start(s)
+        yield s
+    finally:
+        pid = read_pid_file(s.es_run_dir / "elasticsearch.pid")
+        if pid:
+            os.kill(pid, signal.SIGCONT)      # a test may have left it stopped
+        node.stop(s)
+        shutil.rmtree(es_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

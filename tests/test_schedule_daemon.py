@@ -5,7 +5,10 @@ Specification:
 * SIGTERM stops the daemon cleanly (exit code 0) within the crawl stop grace: the running
   crawl is stopped, recorded as `partial` ("stopped on shutdown"), and its lock released;
 * `dealwatch status` shows the source's last run and its next run from the job store;
-  before anything ran it says so.
+  before anything ran it says so;
+* a daemon killed with SIGKILL mid-crawl leaves the crawl running with the source's lock: the
+  restarted daemon starts no second crawl of the source while it runs (no article page is
+  fetched twice), adopts it and records it once; runs of the source never overlap.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -117,3 +121,70 @@ def test_a_sources_file_broken_before_sighup_is_reported_and_the_daemon_keeps_it
             daemon.kill()
             daemon.wait()
         store.drop_all(es, s)
+
+
+def test_a_daemon_killed_mid_crawl_leaves_the_crawl_to_the_restarted_daemon_which_adopts_it(settings, tmp_path):
+    s = isolated_settings(settings, tmp_path, "orphan", scheduler_jitter=0.0, extract_workers=1,
+                          concurrent_requests_per_domain=1, crawl_stop_grace=15.0)
+    es = make_client(s)
+    env = settings_environment(s)
+    daemons: list[subprocess.Popen] = []
+
+    def start_daemon(name: str) -> subprocess.Popen:
+        log = open(tmp_path / f"{name}.log", "w")
+        daemon = subprocess.Popen([*_dealwatch(), "schedule", "--sources-file", str(sources)], env=env,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        daemons.append(daemon)
+        return daemon
+
+    # every 5 s, and the crawl lasts longer (0.5 s per article page, one at a time): the restarted
+    # daemon's job is due as it starts, while the orphan still runs
+    with slow_demo_sites(0.5) as demo:
+        sources = write_sources(demo, tmp_path / "sources.yaml", [SITE], schedule={"interval": "5s"},
+                                time_limit="5m")
+        host = demo.site(SITE).host
+        try:
+            first = start_daemon("first")
+            deadline = time.monotonic() + 120
+            while len(article_paths(demo.requests, host)) < 2:
+                assert first.poll() is None, (tmp_path / "first.log").read_text()
+                assert time.monotonic() < deadline, "the scheduled crawl did not start"
+                time.sleep(0.1)
+            first.kill()                                   # SIGKILL: no shutdown, no recording
+            first.wait()
+            lock = SourceLock(s, SITE)
+            assert not lock.acquire(), "the crawl holds its source's lock after its daemon died"
+            orphan = lock.holder()
+
+            second = start_daemon("second")
+            deadline = time.monotonic() + 240
+            while orphan.run_id not in {r.run_id for r in runs.last_runs(es, s, source=SITE, n=50)}:
+                assert second.poll() is None, (tmp_path / "second.log").read_text()
+                assert time.monotonic() < deadline, "the adopted crawl was not recorded"
+                time.sleep(0.5)
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=60) == 0, (tmp_path / "second.log").read_text()
+        finally:
+            for daemon in daemons:
+                if daemon.poll() is None:
+                    daemon.kill()
+                    daemon.wait()
+            requests = demo.requests
+        try:
+            second_log = (tmp_path / "second.log").read_text()
+            assert f"adopting the crawl of {SITE}" in second_log
+            assert f"skipped {SITE}: a crawl of this source is already running" in second_log, \
+                "the restarted daemon's job came due while the orphan ran"
+            fetched = Counter(article_paths(requests, host))
+            assert [p for p, n in fetched.items() if n > 1] == [], "article pages fetched twice"
+            assert len(fetched) == len(demo.site(SITE).visible_articles(1))
+
+            history = sorted(runs.last_runs(es, s, source=SITE, n=50), key=lambda r: r.started_at)
+            adopted = [r for r in history if r.run_id == orphan.run_id]
+            assert len(adopted) == 1
+            assert (adopted[0].status, adopted[0].trigger) == ("ok", "schedule"), adopted[0].last_error
+            assert adopted[0].articles["new"] == len(fetched)
+            for earlier, later in zip(history, history[1:]):
+                assert later.started_at >= earlier.ended_at, f"runs {earlier.run_id} and {later.run_id} overlap"
+        finally:
+            store.drop_all(es, s)

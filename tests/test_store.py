@@ -69,3 +69,22 @@ def test_every_failed_document_is_named_not_only_the_first_twenty(es, fresh_inde
     res = store.write_documents(es, s, docs, refresh=True)
     assert res.failed == 25 and len(res.errors) == 20
     assert res.failed_ids == {d["id"] for d in docs}
+
+
+def test_every_index_takes_the_shards_and_replicas_of_the_settings_and_a_changed_replica_count(es, settings):
+    """index_shards/index_replicas reach every index DealWatch creates; replicas also reach existing ones."""
+    from indexer.archive import Archive
+
+    s = settings.replace(index_prefix=f"{settings.index_prefix}shards-", index_shards=2)
+    archive = Archive(s)
+    try:
+        archive.ensure()
+        names = [store.concrete_index(s), s.versions_index, s.runs_index, s.sources_index]
+        current = es.indices.get_settings(index=",".join(names))
+        assert {n: (v["settings"]["index"]["number_of_shards"], v["settings"]["index"]["number_of_replicas"])
+                for n, v in current.items()} == {n: ("2", "0") for n in names}
+        Archive(s.replace(index_replicas=1)).ensure()          # one node: the copies wait, unassigned
+        current = es.indices.get_settings(index=",".join(names), name="index.number_of_replicas")
+        assert {v["settings"]["index"]["number_of_replicas"] for v in current.values()} == {"1"}
+    finally:
+        archive.drop()
