@@ -1,8 +1,9 @@
-"""The crawler's commands: ``dealwatch crawl``, ``schedule``, ``status`` and ``reextract``.
+"""The crawler's commands: ``dealwatch crawl``, ``status`` and ``reextract``.
 
 ``crawl`` runs chosen sources once, now, each in its own crawl process (the same job the
 scheduler runs: :func:`crawler.supervisor.supervise_crawl`), with a live progress board and a
-final per-source report. ``schedule`` is the daemon (:mod:`crawler.scheduler`). ``status``
+final per-source report. ``schedule``, the daemon, is wired in ``dealwatch/daemon.py`` (it runs
+the crawl jobs of :mod:`crawler.scheduler` and the alerts' jobs in one scheduler). ``status``
 reads the run history and the scheduler's job store. ``reextract`` rebuilds documents from
 the stored raw pages without fetching anything. ``dealwatch/cli.py`` adds :data:`COMMANDS`
 to the ``dealwatch`` group.
@@ -114,25 +115,6 @@ def _print_report(records) -> None:
                 click.echo(f"  {d}")
 
 
-# --- dealwatch schedule ----------------------------------------------------------------
-
-@click.command("schedule")
-@_sources_file_option
-def schedule(sources_file: Path | None) -> None:
-    """Run the scheduler daemon: every source crawled on its own schedule (stop with Ctrl-C/SIGTERM)."""
-    from crawler import scheduler
-
-    settings = get_settings()
-    path = _sources_path(settings, sources_file)
-    _load(path)  # fail early with a clear message
-    click.echo(f"scheduler: sources {path}, job store {settings.scheduler_url}")
-    try:
-        scheduler.serve(settings, path)
-    except scheduler.ScheduleError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo("scheduler stopped")
-
-
 # --- dealwatch status ------------------------------------------------------------------
 
 @click.command("status")
@@ -211,4 +193,4 @@ def reextract(sources: tuple[str, ...], workers: int | None) -> None:
                + (", ".join(f"{k} {v}" for k, v in sorted(result.dropped.items())) or "0"))
 
 
-COMMANDS = [crawl, schedule, status, reextract]
+COMMANDS = [crawl, status, reextract]     # `dealwatch schedule` is the daemon of dealwatch/daemon.py
