@@ -8,10 +8,11 @@ reserved alert id ``source-health`` to ``alerts_admin_email`` and ``alerts_admin
 
 from __future__ import annotations
 
-from email.utils import getaddresses, formataddr
+from email.utils import getaddresses
 
 from dealwatch.settings import Settings
 from indexer.archive import Archive
+from indexer.saved_searches import display_address
 from alerts import digest as digests
 from alerts.render import Audience
 from alerts.runner import Outcome, deliver_new
@@ -20,7 +21,7 @@ HEALTH_ID = "source-health"
 
 
 def audience(settings: Settings) -> Audience:
-    emails = tuple(formataddr((n, a)) if n else a for n, a in getaddresses([settings.alerts_admin_email]) if a)
+    emails = tuple(display_address(n, a) for n, a in getaddresses([settings.alerts_admin_email]) if a)
     return Audience(alert_id=HEALTH_ID, name="source health", emails=emails,
                     webhook_url=settings.alerts_admin_webhook, webhook_format="json", kind="source-health")
 

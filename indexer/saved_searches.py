@@ -18,6 +18,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.utils import formataddr, getaddresses
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -233,11 +234,21 @@ def _recipients(value: str | Iterable[str]) -> tuple[str, ...]:
             shown = formataddr((name, addr)) if name else (addr or "(empty)")
             raise InvalidSavedSearch(f"{shown!r} is not an e-mail address: write name@example.org or "
                                      "\"Jan Kowalski <jan@example.org>\", several separated by commas.")
-        out.append(formataddr((name, addr)) if name else addr)
+        out.append(display_address(name, addr))
     out = list(dict.fromkeys(out))
     if len(out) > MAX_RECIPIENTS:
         raise InvalidSavedSearch(f"{len(out)} recipients: at most {MAX_RECIPIENTS} per saved search.")
     return tuple(out)
+
+
+def display_address(name: str, addr: str) -> str:
+    """``Name <addr>`` as a person writes it (non-ASCII kept: RFC 2047 is for the wire, done when sending)."""
+    if not name:
+        return addr
+    try:
+        return str(Address(display_name=name, addr_spec=addr))
+    except (ValueError, IndexError):
+        raise InvalidSavedSearch(f"{addr!r} is not an e-mail address: write name@example.org.") from None
 
 
 def _webhook(url: str) -> str:
