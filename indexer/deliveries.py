@@ -317,9 +317,16 @@ def ledger_size(es: Elasticsearch, settings: Settings, alert_id: str) -> int:
 
 def forget(es: Elasticsearch, settings: Settings, alert_id: str) -> None:
     """Remove an alert's ledger, digests and state (the alert was deleted)."""
+    from elasticsearch.helpers import scan as scroll
+
     for index in (settings.alert_deliveries_index, settings.alert_digests_index):
-        es.options(ignore_status=404).delete_by_query(index=index, query={"term": {"alert_id": alert_id}},
-                                                      refresh=True, conflicts="proceed")
+        # delete by the ids found (the bundled distribution has no _delete_by_query module)
+        try:
+            actions = [{"_op_type": "delete", "_index": index, "_id": h["_id"]}
+                       for h in scroll(es, index=index, query={"query": {"term": {"alert_id": alert_id}}}, _source=False)]
+        except NotFoundError:
+            continue
+        store.bulk(es, settings, actions, refresh="wait_for")
     es.options(ignore_status=404).delete(index=settings.alert_state_index, id=alert_id, refresh="wait_for")
 
 
