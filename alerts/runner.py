@@ -38,6 +38,7 @@ from dealwatch.dates import utcnow
 from dealwatch.settings import Settings
 from indexer.archive import Archive
 from indexer.deliveries import Digest
+from indexer.errors import BadQuery
 from indexer.saved_searches import SavedSearch
 from alerts import channels, digest as digests, render
 from alerts.channels import DeliveryFailed
@@ -66,6 +67,8 @@ class Outcome:
                 text += " (a digest sent again after an interrupted delivery)"
             return text + ("; more wait for the next digest" if self.more else "")
         if self.status == "failed":
+            if self.next_attempt_at is None:
+                return f"failed: {self.error}"
             return f"delivery failed: {self.error}; next attempt {self.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
         return {"nothing-new": "nothing new", "busy": "another runner is delivering it now",
                 "paused": "paused", "no-channel": "no channel (no e-mail, no webhook): nothing to deliver",
@@ -92,10 +95,16 @@ def run_alert(archive: Archive, settings: Settings, alert_id: str) -> Outcome:
         return Outcome(alert_id, "paused")
     if not search.has_channel:
         return Outcome(alert_id, "no-channel")
+    try:
+        params = search.params
+    except BadQuery as exc:     # stored before the query language changed: a person has to fix it
+        error = f"the saved search no longer works: {exc} (edit it on /alerts or with dealwatch alerts edit)"
+        archive.update_alert_state(alert_id, last_run_at=utcnow(), last_error=error, last_error_at=utcnow())
+        return Outcome(alert_id, "failed", error=error)
     audience = audience_of(search)
 
     def find_new() -> tuple[list[str], list[dict], bool]:
-        matches, more = archive.new_matches(alert_id, search.params, search.since or search.created_at or utcnow(),
+        matches, more = archive.new_matches(alert_id, params, search.since or search.created_at or utcnow(),
                                             settings.alerts_digest_max)
         entries = digests.article_entries(matches, settings)
         return [m["id"] for m in matches], entries, more
@@ -143,7 +152,9 @@ def _deliver(archive: Archive, settings: Settings, audience: Audience, digest: D
     digest.attempts += 1
     errors: list[str] = []
     for target in waiting:
-        archive.take_alert_lease(alert_id, owner, settings.alerts_lease)     # renewed before each send
+        if not archive.take_alert_lease(alert_id, owner, settings.alerts_lease):     # renewed before each send
+            log.warning("alert %s: the lease ran out and another runner took it; leaving the rest to it", alert_id)
+            return Outcome(alert_id, "busy", digest_id=digest.digest_id)
         try:
             ack = _send(archive, settings, audience, digest, target)
         except DeliveryFailed as exc:

@@ -176,6 +176,12 @@ def test_the_smtp_server_refusing_for_now_then_for_good_then_accepting(s, archiv
     listed = CliRunner().invoke(alerts_command, ["list"])
     assert listed.exit_code == 0, listed.output
     assert "failing" in listed.output and "550 5.7.1 Relaying denied" in listed.output and "next attempt" in listed.output
+    from fastapi.testclient import TestClient
+
+    from search_ui.app import create_app
+    with TestClient(create_app(s)) as client:
+        row = client.get("/alerts").text.split(f'data-alert="{alert.id}"')[1].split("</tr>")[0]
+    assert "failing" in row and "550 5.7.1 Relaying denied" in row and "next attempt" in row
 
     write_articles(es, s, ["undated"])                        # new meanwhile: waits for the next digest
     third = run_alert(archive, s, alert.id)
