@@ -150,6 +150,7 @@ def _deliver(archive: Archive, settings: Settings, audience: Audience, digest: D
         archive.update_alert_state(alert_id, last_run_at=utcnow())
         return Outcome(alert_id, "dropped", digest_id=digest.digest_id)
     digest.attempts += 1
+    archive.save_digest(digest)          # an attempt is counted before it is made (a crash shows as a resend)
     errors: list[str] = []
     for target in waiting:
         if not archive.take_alert_lease(alert_id, owner, settings.alerts_lease):     # renewed before each send

@@ -126,6 +126,10 @@ def _sqlalchemy_url(value: str) -> str:
     return value
 
 
+def _webhook_url(value: str) -> str:
+    return _http_url(value, "https://hooks.example.org/services/T000/B000/XXXX") if value else value
+
+
 def _public_url(value: str) -> str:
     return _http_url(value, "https://dealwatch.example.org").rstrip("/")
 
@@ -416,7 +420,7 @@ class Settings(BaseSettings):
     alerts_admin_email: Annotated[str, AfterValidator(_addresses)] = ALERTS(
         "", description="Where source-health alerts go (comma-separated addresses); empty with "
                         "`DEALWATCH_ALERTS_ADMIN_WEBHOOK` empty: source health is only shown on /sources.")
-    alerts_admin_webhook: str = ALERTS(
+    alerts_admin_webhook: Annotated[str, AfterValidator(_webhook_url)] = ALERTS(
         "", kind="URL", description="A webhook (JSON) source-health alerts are posted to as well.")
     alerts_digest_max: Count = ALERTS(
         50, description="Most articles in one digest; the rest come in the next one (oldest first).")
