@@ -292,3 +292,17 @@ def test_the_mailbox_file_channel_keeps_the_digest(s, archive, es, tmp_path):
     assert run_alert(archive, s2, alert.id).status == "sent"
     [msg] = list(mailbox.mbox(str(box)))
     assert "Citigroup formula" in msg.get_payload()[0].get_payload(decode=True).decode("utf-8")
+
+
+def test_an_article_that_changes_into_matching_is_sent_once(s, archive, room, es):
+    alert = _alert(archive)
+    write_articles(es, s, ["amazon-wf"])                       # no Citigroup in it: no match
+    assert run_alert(archive, s, alert.id).status == "nothing-new"
+    text = "Amazon met Wells Fargo and Citigroup to discuss card payments and the data of shoppers."
+    [doc_id] = write_articles(es, s, ["amazon-wf"], text=text, content_hash=content_hash(sa_title("amazon-wf"), text),
+                              text_lemmas=text.lower()).values()
+    assert archive.document(doc_id)["version"] == 2
+    outcome = run_alert(archive, s, alert.id)
+    assert outcome.status == "sent" and outcome.delivered == 1
+    assert f"/articles/{doc_id}" in parts(room.wait_for(1)[0])[0]
+    assert run_alert(archive, s, alert.id).status == "nothing-new"
