@@ -1,4 +1,4 @@
-"""The crawler's commands: ``dealwatch crawl``, ``schedule``, ``status``, ``reextract`` and ``repair known-urls``.
+"""The crawler's commands: ``dealwatch crawl``, ``status``, ``reextract``, ``repair known-urls`` and ``sources``.
 
 ``sources check`` fetches each source's robots.txt, feeds and sitemaps once and says what it
 found (:mod:`crawler.source_check`); ``sources suggest`` lists the outlets the search sources
@@ -6,7 +6,8 @@ surfaced, ready to paste into the sources file (:mod:`crawler.suggest`).
 
 ``crawl`` runs chosen sources once, now, each in its own crawl process (the same job the
 scheduler runs: :func:`crawler.supervisor.supervise_crawl`), with a live progress board and a
-final per-source report. ``schedule`` is the daemon (:mod:`crawler.scheduler`). ``status``
+final per-source report. ``schedule``, the daemon, is wired in ``dealwatch/daemon.py`` (it runs
+the crawl jobs of :mod:`crawler.scheduler` and the alerts' jobs in one scheduler). ``status``
 reads the run history and the scheduler's job store. ``reextract`` rebuilds documents from
 the stored raw pages without fetching anything. ``repair known-urls`` rebuilds a damaged
 known-URL store from the index and the WARC files. ``dealwatch/cli.py`` adds :data:`COMMANDS`
@@ -117,25 +118,6 @@ def _print_report(records) -> None:
             click.echo(f"\n{r.source}:")
             for d in details:
                 click.echo(f"  {d}")
-
-
-# --- dealwatch schedule ----------------------------------------------------------------
-
-@click.command("schedule")
-@_sources_file_option
-def schedule(sources_file: Path | None) -> None:
-    """Run the scheduler daemon: every source crawled on its own schedule (stop with Ctrl-C/SIGTERM)."""
-    from crawler import scheduler
-
-    settings = get_settings()
-    path = _sources_path(settings, sources_file)
-    _load(path)  # fail early with a clear message
-    click.echo(f"scheduler: sources {path}, job store {settings.scheduler_url}")
-    try:
-        scheduler.serve(settings, path)
-    except scheduler.ScheduleError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo("scheduler stopped")
 
 
 # --- dealwatch status ------------------------------------------------------------------
@@ -334,4 +316,4 @@ def sources_suggest(sources_file: Path | None, limit: int) -> None:
         click.echo(s.yaml())
 
 
-COMMANDS = [crawl, schedule, status, reextract, repair, sources]
+COMMANDS = [crawl, status, reextract, repair, sources]   # `dealwatch schedule` is the daemon of dealwatch/daemon.py

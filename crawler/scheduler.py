@@ -1,6 +1,7 @@
-"""The scheduler daemon (``dealwatch schedule``): one APScheduler job per source.
+"""The crawl jobs of the scheduler daemon (``dealwatch schedule``): one APScheduler job per source.
 
-* APScheduler 3.x ``BackgroundScheduler``; the calling thread waits for SIGTERM/SIGINT.
+* APScheduler 3.x ``BackgroundScheduler``; the daemon's serve loop (signals, SIGHUP reload, stop)
+  is ``dealwatch/daemon.py``, which adds the alerts' jobs (``alerts/jobs.py``) to the same scheduler.
 * Job store: ``SQLAlchemyJobStore`` at ``settings.scheduler_url`` (SQLite file
   ``<data_dir>/scheduler.sqlite`` by default, any SQLAlchemy URL via
   ``DEALWATCH_SCHEDULER_DB_URL``). Job ids are source names. On start the jobs are synced
@@ -15,13 +16,13 @@
 * Each job calls :func:`scheduled_crawl`, which hands the source to
   :func:`crawler.supervisor.supervise_crawl`: the crawl runs in its own process.
 * SIGTERM/SIGINT: no new runs start; running crawls get SIGTERM (Scrapy stops; the known-URL
-  store and the WARC let the next run resume) and the daemon waits for them. SIGHUP re-reads the YAML.
+  store and the WARC let the next run resume) and the daemon waits for them (:func:`stop`). SIGHUP
+  re-reads the YAML (:func:`reload`).
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -157,7 +158,7 @@ def sync_jobs(scheduler: BackgroundScheduler, sources: list[Source], settings: S
         scheduler.add_job(scheduled_crawl, trigger, args=job_args, id=name, name=f"crawl {name}",
                           replace_existing=True, **first_run)
         changes["replaced" if existing is not None else "added"].append(name)
-    for job in scheduler.get_jobs():
+    for job in scheduler.get_jobs(jobstore="default"):      # the crawl jobs' store (alerts keep their own)
         if job.id not in wanted:
             scheduler.remove_job(job.id)
             changes["removed"].append(job.id)
@@ -212,43 +213,12 @@ def stop(scheduler: BackgroundScheduler) -> None:
     scheduler.shutdown(wait=True)
 
 
-def serve(settings: Settings, sources_file: str | Path | None = None,
-          stop_event: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop_event``); SIGHUP re-reads the sources YAML (a file
-    that does not load is reported and the jobs stay as they were)."""
-    stop_event = stop_event or threading.Event()
-    reload_event = threading.Event()
-    scheduler = start(settings, sources_file)
-
-    def on_stop(signum, _frame):
-        log.info("received %s: stopping the scheduler", signal.Signals(signum).name)
-        stop_event.set()
-
-    def on_reload(_signum, _frame):
-        reload_event.set()
-        stop_event.set()
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_reload)):
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        while True:
-            stop_event.wait()
-            if reload_event.is_set():
-                reload_event.clear()
-                stop_event.clear()
-                try:
-                    sources = _load_and_register(settings, sources_file)
-                    log.info("reloaded sources: %s", sync_jobs(scheduler, sources, settings, sources_file))
-                except (SourcesError, ScheduleError) as exc:
-                    log.error("sources not reloaded, the jobs stay as they were: %s", exc)
-                continue
-            break
-    finally:
-        stop(scheduler)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def reload(scheduler: BackgroundScheduler, settings: Settings, sources_file: str | Path | None = None
+           ) -> dict[str, list[str]]:
+    """Re-read the sources YAML and sync the crawl jobs with it (the daemon's SIGHUP, ``dealwatch/daemon.py``);
+    raises SourcesError or ScheduleError when the file does not load, and the jobs stay as they were."""
+    sources = _load_and_register(settings, sources_file)
+    return sync_jobs(scheduler, sources, settings, sources_file)
 
 
 # --- reading the job store without running it (dealwatch status) ------------------------

@@ -61,7 +61,17 @@ _add(indexer_cli.COMMANDS)          # es start|stop|status, analyze, reenrich
 # crawling: runs, the scheduler, re-extraction
 from crawler import cli as crawler_cli  # noqa: E402
 
-_add(crawler_cli.COMMANDS)          # crawl, schedule, status, reextract
+_add(crawler_cli.COMMANDS)          # crawl, status, reextract
+
+# the scheduler daemon: crawl jobs and alert jobs in one scheduler
+from dealwatch import daemon  # noqa: E402
+
+_add(daemon.COMMANDS)               # schedule
+
+# alerts: saved searches delivered by e-mail and webhook
+from alerts import cli as alerts_cli  # noqa: E402
+
+_add(alerts_cli.COMMANDS)           # alerts add|list|edit|pause|remove|run
 
 # searching: the terminal, the exports, the web UI
 from search_ui import cli as search_cli  # noqa: E402

@@ -1,8 +1,10 @@
 """The quickstart's main job, offline: start everything, crawl the bundled demo sites, serve the UI.
 
 ``dealwatch demo`` = start the local Elasticsearch node (downloaded once) → serve the demo
-news sites from ``seeds/demo/`` on loopback addresses → crawl them all (the same crawl jobs
-as ``dealwatch crawl``) → start the web UI → print the archive size and the UI's URL.
+news sites from ``seeds/demo/`` on loopback addresses → save one alert → crawl them all (the
+same crawl jobs as ``dealwatch crawl``) → deliver the alert's digest of the new articles to a
+local mailbox file (the same exactly-once runner as the scheduler) → start the web UI → print
+the archive size and the UI's URL.
 Running it again reuses what runs and adds no duplicates. ``dealwatch down`` stops it all.
 """
 
@@ -47,6 +49,7 @@ def demo(no_ui: bool) -> None:
                    services.python_module("demo_sites", "--port", str(port)),
                    ready_url=f"http://127.0.0.2:{port}/robots.txt")
 
+    alert = _demo_alert(archive)
     click.echo("3/4 Crawl: every demo source, extract, enrich, index…")
     from crawler.cli import crawl
     from demo_sites import write_sources_file
@@ -57,8 +60,10 @@ def demo(no_ui: bool) -> None:
 
     archive.refresh()
     total = archive.count()
+    mailbox_line = _deliver_demo_alert(archive, settings, alert)
     if no_ui:
         click.echo(f"Archive: {total} articles in '{settings.articles_alias}' ({time.monotonic() - started:.0f}s)")
+        click.echo(mailbox_line)
         return
     click.echo("4/4 Web UI: starting…")
     ui_url = f"http://{settings.ui_host}:{settings.ui_port}"
@@ -68,8 +73,33 @@ def demo(no_ui: bool) -> None:
     click.echo(f"Archive: {total} articles in '{settings.articles_alias}' ({time.monotonic() - started:.0f}s)")
     click.echo(f"Search:  dealwatch search \"Facebook banks\"")
     click.echo(f"Crawl:   dealwatch crawl --sources-file {sources_file}")
+    click.echo(mailbox_line)
     click.echo(f"Web UI:  {ui_url}/")
     click.echo("Stop everything with: dealwatch down")
+
+
+DEMO_ALERT = "Demo: platforms and banks' customer data"
+
+
+def _demo_alert(archive: Archive):
+    """The demo's saved search (made once, before the first crawl: what that crawl archives is new to it)."""
+    from indexer.saved_searches import build
+
+    found = archive.find_saved_search(DEMO_ALERT)
+    if found is None:
+        found = archive.save_search(build(name=DEMO_ALERT, query="q=bank", schedule="after-crawl",
+                                          emails=["Demo Reader <reader@demo.invalid>"]))
+    return found
+
+
+def _deliver_demo_alert(archive: Archive, settings, alert) -> str:
+    """The alert's digest of what the crawl brought, into a local mailbox file; the line that says so."""
+    from alerts.runner import run_alert
+
+    mailbox = settings.alerts_mailbox or settings.data_dir / "demo-mailbox.mbox"
+    outcome = run_alert(archive, settings.replace(alerts_mailbox=mailbox), alert.id)
+    return (f"Alert:   '{alert.name}': {outcome.line()}; read it with `mutt -f {mailbox}` "
+            "(real e-mail: DEALWATCH_SMTP_HOST and `dealwatch schedule`, see docs/alerts.md)")
 
 
 @click.command("down")

@@ -35,6 +35,7 @@ ES_VERSION = "9.5.4"
 
 ENV_PREFIX = "DEALWATCH_"
 ExtractionMode = Literal["balanced", "precision", "recall", "fast"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
 EXTRACTION_MODES: tuple[str, ...] = get_args(ExtractionMode)
 
 
@@ -133,6 +134,24 @@ def _sqlalchemy_url(value: str) -> str:
     return value
 
 
+def _webhook_url(value: str) -> str:
+    return _http_url(value, "https://hooks.example.org/services/T000/B000/XXXX") if value else value
+
+
+def _public_url(value: str) -> str:
+    return _http_url(value, "https://dealwatch.example.org").rstrip("/")
+
+
+def _addresses(value: str) -> str:
+    """Comma-separated e-mail addresses (each ``addr@host`` or ``Name <addr@host>``)."""
+    from email.utils import getaddresses
+    for name, addr in getaddresses([value]) if value.strip() else []:
+        if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", addr):
+            raise ValueError("a comma-separated list of e-mail addresses such as "
+                             "admin@example.org or \"Jan Kowalski <jan@example.org>\"")
+    return value
+
+
 def _existing_file(value: str) -> str:
     if value:
         value = str(Path(value).expanduser())
@@ -172,6 +191,7 @@ CRAWLING = _group("Crawling")
 JOBS = _group("Crawl jobs and the scheduler")
 ANALYSIS = _group("Analysis")
 WEB_UI = _group("Web UI")
+ALERTS = _group("Alerts and their delivery")
 DEMO = _group("Demo sites")
 
 # fields whose default is computed from another field: they follow it in ``replace`` unless set
@@ -405,6 +425,74 @@ class Settings(BaseSettings):
                          "(\"Elasticsearch … did not answer\"); a timeout is not retried, so a hung node costs a "
                          "page at most this long. Crawls and the CLI use `DEALWATCH_ES_REQUEST_TIMEOUT`.")
 
+    # --- alerts and their delivery ---------------------------------------------------------
+    public_url: Annotated[str, AfterValidator(_public_url)] = ALERTS(
+        "http://127.0.0.1:8000", kind="URL",
+        description="The address people open the web UI at; digests link to the archived articles and to "
+                    "the unsubscribe page under it.")
+    smtp_host: str = ALERTS(
+        "", description="SMTP server digests are sent through, e.g. `smtp.example.org`. Empty (and no "
+                        "`DEALWATCH_ALERTS_MAILBOX`): e-mail channels cannot deliver and say so.")
+    smtp_port: Port = ALERTS(587, description="Port of the SMTP server (587 for STARTTLS, 465 for TLS, 25 plain).")
+    smtp_security: SmtpSecurity = ALERTS(
+        "starttls", description="`starttls` (upgrade the connection; refuse a server that cannot), `tls` (TLS "
+                                "from the first byte, port 465) or `none` (plain text: loopback and tests only).")
+    smtp_user: str = ALERTS("", description="User name for SMTP authentication (empty: no login).")
+    smtp_password: str = ALERTS("", repr=False, description="Password of `DEALWATCH_SMTP_USER`.")
+    smtp_from: Annotated[str, Field(min_length=3), AfterValidator(_addresses)] = ALERTS(
+        "DealWatch <dealwatch@localhost>",
+        description="The From address of digests, e.g. `DealWatch <alerts@example.org>` (a name in any "
+                    "language is encoded as RFC 2047 asks).")
+    smtp_timeout: Seconds = ALERTS(
+        30.0, description="Seconds the SMTP server may take to answer before the delivery counts as failed "
+                          "(and is retried).")
+    alerts_mailbox: UserPath | None = ALERTS(
+        None, shown="none",
+        description="An mbox file e-mail digests are appended to instead of being sent (the offline demo, a "
+                    "machine without a mail server); read it with `mutt -f FILE` or Python's `mailbox`.")
+    alerts_secret: str = ALERTS(
+        "", repr=False,
+        description="Secret that signs the unsubscribe links of digests (any long random text; every UI and "
+                    "scheduler of one archive needs the same). Empty: one is generated once and kept in the "
+                    "archive's cluster.")
+    alerts_admin_email: Annotated[str, AfterValidator(_addresses)] = ALERTS(
+        "", description="Where source-health alerts go (comma-separated addresses); empty with "
+                        "`DEALWATCH_ALERTS_ADMIN_WEBHOOK` empty: source health is only shown on /sources.")
+    alerts_admin_webhook: Annotated[str, AfterValidator(_webhook_url)] = ALERTS(
+        "", kind="URL", description="A webhook (JSON) source-health alerts are posted to as well.")
+    alerts_digest_max: Count = ALERTS(
+        50, description="Most articles in one digest; the rest come in the next one (oldest first).")
+    alerts_retry_backoff: Seconds = ALERTS(
+        60.0, description="Seconds before a failed delivery is tried again, doubled after each further "
+                          "failure (up to `DEALWATCH_ALERTS_RETRY_MAX`).")
+    alerts_retry_max: Seconds = ALERTS(
+        6 * 3600.0, description="The longest wait between two attempts of a failing delivery (seconds).")
+    alerts_lease: Seconds = ALERTS(
+        600.0, description="Seconds one runner holds an alert while it delivers it (others skip it); a "
+                           "runner that died frees it after this long.")
+    alerts_sync_interval: Seconds = ALERTS(
+        60.0, description="How often the scheduler re-reads the saved searches (created or edited in the UI "
+                          "or the CLI) and updates its alert jobs (seconds).")
+    webhook_timeout: Seconds = ALERTS(
+        10.0, description="Seconds a webhook may take to answer before the delivery counts as failed (and "
+                          "is retried).")
+    health_failed_runs: Count = ALERTS(
+        3, description="A source whose last this-many runs all failed (or timed out) raises a source-health "
+                       "alert.")
+    health_stale_hours: Seconds = ALERTS(
+        72.0, description="A source that used to yield new articles and yielded none for this many hours "
+                          "(while it was crawled) raises a source-health alert.")
+    health_jump_factor: Annotated[float, Field(ge=1)] = ALERTS(
+        3.0, description="A run whose errors, blocked pages and consent walls are this many times the median "
+                         "of the source's previous runs (and at least `DEALWATCH_HEALTH_JUMP_MIN`) raises a "
+                         "source-health alert.")
+    health_jump_min: Count = ALERTS(
+        5, description="The fewest errors, blocked pages and consent walls in one run that can count as a "
+                       "jump.")
+    alerts_hold_after_send: Delay = ALERTS(
+        0.0, description="Tests only: seconds a runner waits between an acknowledged send and marking it "
+                         "delivered, so a test can kill it exactly there (0: no wait).")
+
     # --- demo sites ------------------------------------------------------------------------
     demo_port: Port = DEMO(
         8080, description="Port of the offline demo sites (127.0.0.2–127.0.0.5), used by `dealwatch demo`.")
@@ -518,6 +606,22 @@ class Settings(BaseSettings):
     @property
     def sources_index(self) -> str:
         return f"{self.index_prefix}sources"
+
+    @property
+    def saved_searches_index(self) -> str:
+        return f"{self.index_prefix}saved-searches"
+
+    @property
+    def alert_state_index(self) -> str:
+        return f"{self.index_prefix}alert-state"
+
+    @property
+    def alert_digests_index(self) -> str:
+        return f"{self.index_prefix}alert-digests"
+
+    @property
+    def alert_deliveries_index(self) -> str:
+        return f"{self.index_prefix}alert-deliveries"
 
     # --- copies ----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "Settings":

@@ -20,13 +20,17 @@ from typing import Any, Iterable, Iterator
 from elasticsearch import Elasticsearch
 
 from dealwatch.settings import Settings
-from indexer import raw_pages, run_history, source_registry, store
+from indexer import deliveries, raw_pages, run_history, saved_searches, source_health, source_registry, store
+from indexer import unsubscribe as unsubscribe_tokens
 from indexer.client import make_client
+from indexer.deliveries import AlertState, Digest
 from indexer.enrich import clusters
 from indexer.errors import translated
 from indexer.query import SearchParams, execute, readmodels
 from indexer.query.results import Attention, Histogram, SearchResult
 from indexer.run_history import RunRecord, SourceSummary
+from indexer.saved_searches import SavedSearch
+from indexer.source_health import SourceHealth
 from indexer.source_registry import ConfiguredSource
 from indexer.store import WriteResult
 
@@ -55,14 +59,24 @@ class Archive:
     # --- indices --------------------------------------------------------------------------
     @translated
     def ensure(self) -> str:
-        """Create what is missing: template, articles index behind its alias, versions, run history;
-        give every index the replicas of the settings."""
+        """Create what is missing: template, articles index behind its alias, versions, run history,
+        the source registry, saved searches and the alerts' ledger, digests and state; give every
+        index the replicas of the settings."""
         index = store.ensure_index(self._es, self.settings)
         run_history.ensure_runs_index(self._es, self.settings)
         source_registry.ensure_index(self._es, self.settings)
-        store.apply_replicas(self._es, self.settings, [index, self.settings.versions_index, self.settings.runs_index,
-                                                       self.settings.sources_index])
+        self.ensure_alerts()
+        s = self.settings
+        store.apply_replicas(self._es, s, [index, s.versions_index, s.runs_index, s.sources_index,
+                                           s.saved_searches_index, s.alert_deliveries_index,
+                                           s.alert_digests_index, s.alert_state_index])
         return index
+
+    @translated
+    def ensure_alerts(self) -> None:
+        """Create the small indices of saved searches and their deliveries when missing."""
+        saved_searches.ensure_index(self._es, self.settings)
+        deliveries.ensure_indices(self._es, self.settings)
 
     @translated
     def exists(self) -> bool:
@@ -241,3 +255,116 @@ class Archive:
     def source_summaries(self) -> dict[str, SourceSummary]:
         """Per source that ran at least once: last run, totals, runs by status, last error."""
         return run_history.source_summaries(self._es, self.settings)
+
+    @translated
+    def source_health(self) -> dict[str, SourceHealth]:
+        """Per source that ran: failing, quiet or in trouble, judged from its recent runs."""
+        from dealwatch.dates import utcnow
+        return source_health.health_of_all(self._es, self.settings, utcnow())
+
+    # --- saved searches -----------------------------------------------------------------------
+    @translated
+    def save_search(self, search: SavedSearch) -> SavedSearch:
+        """Create or replace a saved search (checked by :func:`indexer.saved_searches.build`)."""
+        return saved_searches.save(self._es, self.settings, search)
+
+    @translated
+    def saved_search(self, search_id: str) -> SavedSearch | None:
+        return saved_searches.get(self._es, self.settings, search_id)
+
+    @translated
+    def saved_searches(self) -> list[SavedSearch]:
+        """Every saved search, by name."""
+        return saved_searches.all_searches(self._es, self.settings)
+
+    def find_saved_search(self, id_or_name: str) -> SavedSearch | None:
+        """By id, else by exact name (case-insensitive) when exactly one has it."""
+        found = self.saved_search(id_or_name)
+        if found is not None:
+            return found
+        named = [s for s in self.saved_searches() if s.name.casefold() == id_or_name.strip().casefold()]
+        return named[0] if len(named) == 1 else None
+
+    @translated
+    def delete_saved_search(self, search_id: str) -> bool:
+        """Delete a saved search with its ledger, digests and state; False when there was none."""
+        found = saved_searches.delete(self._es, self.settings, search_id)
+        deliveries.forget(self._es, self.settings, search_id)
+        return found
+
+    @translated
+    def signing_secret(self) -> str:
+        """The secret of unsubscribe links (the ``alerts_secret`` setting, else kept in the cluster)."""
+        return deliveries.signing_secret(self._es, self.settings)
+
+    def unsubscribe_link_token(self, alert_id: str, recipient: str) -> str:
+        return unsubscribe_tokens.sign(self.signing_secret(), alert_id, recipient)
+
+    def check_unsubscribe(self, token: str) -> tuple[SavedSearch | None, str]:
+        """The saved search and recipient a signed token names (BadToken when it is not ours)."""
+        alert_id, recipient = unsubscribe_tokens.verify(self.signing_secret(), token)
+        return self.saved_search(alert_id), recipient
+
+    def unsubscribe(self, token: str) -> tuple[SavedSearch | None, str]:
+        """Remove the token's recipient from its alert (idempotent); the alert as it is now."""
+        search, recipient = self.check_unsubscribe(token)
+        if search is not None and recipient in search.emails:
+            from dataclasses import replace
+
+            from dealwatch.dates import utcnow
+            search = self.save_search(replace(search, emails=tuple(e for e in search.emails if e != recipient),
+                                              updated_at=utcnow()))
+        return search, recipient
+
+    # --- alert deliveries: state, digests, the ledger -----------------------------------------
+    @translated
+    def alert_state(self, alert_id: str) -> AlertState:
+        return deliveries.get_state(self._es, self.settings, alert_id)
+
+    @translated
+    def alert_states(self) -> dict[str, AlertState]:
+        return deliveries.all_states(self._es, self.settings)
+
+    @translated
+    def update_alert_state(self, alert_id: str, **fields: Any) -> None:
+        deliveries.update_state(self._es, self.settings, alert_id, **fields)
+
+    @translated
+    def take_alert_lease(self, alert_id: str, owner: str, seconds: float) -> bool:
+        """Hold an alert while delivering it; False when another runner holds it."""
+        return deliveries.take_lease(self._es, self.settings, alert_id, owner, seconds)
+
+    @translated
+    def release_alert_lease(self, alert_id: str, owner: str) -> None:
+        deliveries.release_lease(self._es, self.settings, alert_id, owner)
+
+    @translated
+    def pending_digest(self, alert_id: str) -> Digest | None:
+        return deliveries.pending_digest(self._es, self.settings, alert_id)
+
+    @translated
+    def save_digest(self, digest: Digest) -> None:
+        deliveries.save_digest(self._es, self.settings, digest)
+
+    @translated
+    def recent_digests(self, alert_id: str, n: int = 10) -> list[Digest]:
+        return deliveries.recent_digests(self._es, self.settings, alert_id, n)
+
+    @translated
+    def delivered(self, alert_id: str, item_ids: list[str]) -> dict[str, str]:
+        """Of ``item_ids``, those in the alert's ledger -> the digest that delivered them."""
+        return deliveries.delivered(self._es, self.settings, alert_id, item_ids)
+
+    @translated
+    def record_delivered(self, digest: Digest) -> None:
+        """Ledger entries for every item of an acknowledged digest, then the digest marked sent."""
+        deliveries.record_delivered(self._es, self.settings, digest)
+
+    @translated
+    def ledger_size(self, alert_id: str) -> int:
+        return deliveries.ledger_size(self._es, self.settings, alert_id)
+
+    @translated
+    def new_matches(self, alert_id: str, params: SearchParams, since, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Matches crawled or changed since ``since`` that are not in the alert's ledger (oldest first)."""
+        return deliveries.new_matches(self._es, self.settings, alert_id, params, since, limit)

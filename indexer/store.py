@@ -98,7 +98,8 @@ def drop_all(es: Elasticsearch, settings: Settings, extra_patterns: Iterable[str
     """Delete every index and the template of this prefix (tests, benchmarks). Returns the names."""
     # destructive actions need concrete names (action.destructive_requires_name): resolve first
     patterns = [f"{settings.articles_alias}-v*", settings.versions_index, settings.runs_index,
-                settings.sources_index, *extra_patterns]
+                settings.sources_index, settings.saved_searches_index, settings.alert_state_index,
+                settings.alert_digests_index, settings.alert_deliveries_index, *extra_patterns]
     names = list(es.indices.get(index=",".join(patterns), expand_wildcards="all", ignore_unavailable=True,
                                 allow_no_indices=True))
     if names:

@@ -176,11 +176,13 @@ def api_entity(entity_id: str, archive: ArchiveDep):
     return d
 
 
-@router.get("/sources", summary="Sources: articles archived, last runs, next run", response_model=SourcesOut)
+@router.get("/sources", summary="Sources: articles archived, last runs, next run, health", response_model=SourcesOut)
 def api_sources(archive: ArchiveDep):
     out = []
+    health = archive.source_health()
     for s in archive.sources_overview():
         s = dict(s)
+        s["health"] = health[s["source"]].as_dict() if s["source"] in health else {"state": "ok", "problems": []}
         s["runs"] = [r.as_summary() for r in s["runs"]]
         for k in ("newest_article", "last_crawled", "next_run_at"):
             s[k] = s[k].isoformat() if s[k] else None

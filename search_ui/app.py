@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from dealwatch.settings import Settings, get_settings
 from indexer.archive import Archive
 from indexer.query import RelevanceBands
-from search_ui import api, auth, errors, exports, pages
+from search_ui import alerts, api, auth, errors, exports, pages
 from search_ui.templating import HERE, make_templates
 
 
@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth.install(app, settings.ui_token)
     errors.install(app)
     app.include_router(pages.router)
+    app.include_router(alerts.pages)
     app.include_router(exports.router)
+    app.include_router(alerts.api)          # before api.router, whose catch-all answers unknown /api/ paths
     app.include_router(api.router)
     return app

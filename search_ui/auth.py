@@ -2,7 +2,7 @@
 
 With ``ui_token`` set, every request needs ``Authorization: Bearer <token>``, HTTP basic auth
 with the token as password, or ``?token=<token>`` once (a cookie remembers it). Static files
-are always served.
+are always served, and so is the unsubscribe page of alert digests (its signed link is the permission).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from search_ui.errors import wants_json
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "dealwatch_token"
+# pages whose own signed link is the permission (a digest's unsubscribe link works without logging in)
+OPEN_PATHS = ("/alerts/unsubscribe",)
 
 
 def token_of(request: Request) -> str:
@@ -41,7 +43,7 @@ def install(app: FastAPI, token: str) -> None:
     @app.middleware("http")
     async def timing_and_auth(request: Request, call_next):
         request.state.started = time.perf_counter()
-        if token and not request.url.path.startswith("/static/"):
+        if token and not request.url.path.startswith("/static/") and request.url.path not in OPEN_PATHS:
             given = token_of(request)
             if not given or not hmac.compare_digest(given, token):
                 if wants_json(request):

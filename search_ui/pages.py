@@ -172,7 +172,8 @@ def entity_page(request: Request, entity_id: str, archive: ArchiveDep, templates
 
 @router.get("/sources", response_class=HTMLResponse)
 def sources_page(request: Request, archive: ArchiveDep, templates: TemplatesDep):
-    return templates.TemplateResponse(request, "sources.html", {"sources": archive.sources_overview()})
+    return templates.TemplateResponse(request, "sources.html", {"sources": archive.sources_overview(),
+                                                                "health": archive.source_health()})
 
 
 @router.get("/docs", response_class=HTMLResponse)

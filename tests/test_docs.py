@@ -21,7 +21,7 @@ from dealwatch.settings import REPO_ROOT, Settings, env_name
 SETTINGS = list(Settings.model_fields)
 COMMANDS = [(" ".join(path), command) for path, command in docs.commands()]
 DOC_FILES = [REPO_ROOT / "README.md", REPO_ROOT / "BENCHMARKS.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
-CODE_FILES = [p for package in ("dealwatch", "crawler", "indexer", "search_ui", "bench")
+CODE_FILES = [p for package in ("dealwatch", "crawler", "indexer", "search_ui", "alerts", "bench")
               for p in sorted((REPO_ROOT / package).rglob("*.py"))]
 VARIABLE = re.compile(r"\bDEALWATCH_[A-Z0-9_]*[A-Z0-9]\b")
 # Scrapy setting names of crawler/settings.py (inside the Scrapy settings object, never in the environment)
