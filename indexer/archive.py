@@ -20,10 +20,11 @@ from typing import Any, Iterable, Iterator
 from elasticsearch import Elasticsearch
 
 from dealwatch.settings import Settings
-from indexer import raw_pages, run_history, source_registry, store
+from indexer import import_checkpoints, raw_pages, run_history, source_registry, store
 from indexer.client import make_client
 from indexer.enrich import clusters
 from indexer.errors import translated
+from indexer.import_checkpoints import Checkpoint
 from indexer.query import SearchParams, execute, readmodels
 from indexer.query.results import Histogram, SearchResult
 from indexer.run_history import RunRecord, SourceSummary
@@ -213,3 +214,20 @@ class Archive:
     def source_summaries(self) -> dict[str, SourceSummary]:
         """Per source that ran at least once: last run, totals, runs by status, last error."""
         return run_history.source_summaries(self._es, self.settings)
+
+    # --- import checkpoints (dealwatch import) ---------------------------------------------
+    @translated
+    def load_import_checkpoints(self, ids: Iterable[str]) -> dict[str, Checkpoint]:
+        """The saved checkpoints among ``ids`` (the latest state, no refresh needed)."""
+        return import_checkpoints.get_many(self._es, self.settings, ids)
+
+    @translated
+    def save_import_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Record how far the import of one file got (visible at once to every machine)."""
+        import_checkpoints.ensure_index(self._es, self.settings)
+        import_checkpoints.save(self._es, self.settings, checkpoint)
+
+    @translated
+    def forget_import_checkpoints(self, ids: Iterable[str]) -> int:
+        """Delete checkpoints, so those files are imported again from their first record."""
+        return import_checkpoints.forget(self._es, self.settings, ids)
