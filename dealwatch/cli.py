@@ -64,6 +64,11 @@ from crawler import commands as crawler_commands, jobs_commands  # noqa: E402
 _add(jobs_commands.COMMANDS)        # crawl, schedule, status
 _add(crawler_commands.COMMANDS)     # reextract
 
+# the backfill: the archive's past from WARC archives
+from crawler.backfill import cli as backfill_cli  # noqa: E402
+
+_add(backfill_cli.COMMANDS)         # import
+
 # searching: the terminal, the exports, the web UI
 from search_ui import cli as search_cli  # noqa: E402
 

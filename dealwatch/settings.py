@@ -103,6 +103,9 @@ class Settings:
     scheduler_misfire_grace: float = 900.0  # a run missed by at most this many seconds still runs (once)
     scheduler_max_crawls: int = 4        # crawls the scheduler runs at the same time (different sources)
 
+    # --- backfill (dealwatch import) ------------------------------------------------
+    cc_news_base_url: str = "https://data.commoncrawl.org"   # CC-NEWS: <base>/crawl-data/CC-NEWS/YYYY/MM/warc.paths.gz
+
     # --- analysis ----------------------------------------------------------------
     relevance_threshold: float = 0.5
     near_duplicate_threshold: float = 0.5   # MinHash Jaccard of word 5-shingles for one cluster
