@@ -178,6 +178,7 @@ class _Counted(io.RawIOBase):
         self._raw = raw
         self._head = memoryview(head)
         self._pos = 0
+        self._pending: StreamInterrupted | None = None
 
     def readable(self) -> bool:
         return True
@@ -189,8 +190,17 @@ class _Counted(io.RawIOBase):
             n = min(len(b), len(self._head))
             b[:n] = self._head[:n]
             self._head = self._head[n:]
-        while n < len(b):
-            data = self._raw.read(len(b) - n)
+        if self._pending is not None and not n:
+            exc, self._pending = self._pending, None
+            raise exc
+        while n < len(b) and self._pending is None:
+            try:
+                data = self._raw.read(len(b) - n)
+            except StreamInterrupted as exc:
+                if not n:
+                    raise
+                self._pending = exc     # hand over what arrived; the break is raised at the next read
+                break
             if not data:
                 break
             b[n:n + len(data)] = data
@@ -205,6 +215,27 @@ class _Counted(io.RawIOBase):
         if not self.closed:
             self._raw.close()
         super().close()
+
+
+def _sniff(stream: BinaryIO) -> bytes:
+    """The first bytes of a file, as few as tell its layout: the first gzip member (or 64 KB of a plain
+    file), at most :data:`HEAD_BYTES`."""
+    head = _read_head(stream, 4096)
+    if not head.startswith(GZIP_MAGIC):
+        return head + _read_head(stream, 65536 - len(head)) if len(head) == 4096 else head
+    while len(head) < HEAD_BYTES:
+        d = zlib.decompressobj(31)
+        try:
+            d.decompress(head)
+        except zlib.error:
+            return head
+        if d.eof:
+            return head
+        more = _read_head(stream, len(head))
+        if not more:
+            return head
+        head += more
+    return head
 
 
 def _read_head(stream: BinaryIO, n: int) -> bytes:
@@ -285,7 +316,7 @@ class RecordReader:
             passed = 0                      # records of this stream read past (mode skip)
             try:
                 if self.mode is None:
-                    head = _read_head(stream, HEAD_BYTES)
+                    head = _sniff(stream)
                     self.mode, self.gzipped = layout_of(head)
                 elif pos == self.start.offset or self.mode == SKIP:
                     head = _read_head(stream, len(GZIP_MAGIC))
