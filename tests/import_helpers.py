@@ -226,8 +226,15 @@ def run_import(s: Settings, *args: str, ok: bool = True):
 
 
 def import_env(s: Settings) -> dict[str, str]:
-    return {**os.environ, "DEALWATCH_INDEX_PREFIX": s.index_prefix, "DEALWATCH_DATA_DIR": str(s.data_dir),
-            "DEALWATCH_ES_DIR": str(s.es_root)}
+    """The environment that gives a child process exactly these settings."""
+    from dataclasses import fields
+
+    env = dict(os.environ)
+    for f in fields(Settings):
+        value = getattr(s, f.name)
+        if value is not None and value != "":
+            env[f"DEALWATCH_{f.name.upper()}"] = str(value)
+    return env
 
 
 def import_process(s: Settings, *args: str) -> subprocess.Popen:

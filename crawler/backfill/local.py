@@ -34,12 +34,14 @@ def _init_worker(settings) -> None:
 
 
 def _archive(settings):
-    """One archive client per process and settings."""
+    """One archive client per process and settings (its indices made sure of once)."""
     from indexer.archive import Archive
 
     key = f"archive:{settings.effective_es_url}:{settings.index_prefix}"
     if key not in _worker_state:
-        _worker_state[key] = Archive(settings)
+        archive = Archive(settings)
+        archive.ensure()
+        _worker_state[key] = archive
     return _worker_state[key]
 
 
