@@ -266,6 +266,7 @@ class FileImport:
         source: PageSource = self.sources.lookup(host_of(record.url))
         task = PageTask(url=record.url, body=page, source=source.name, language=source.language,  # type: ignore[arg-type]
                         encoding=charset, crawled_at=record.date or utcnow())
+        self.counts["to_extraction"] += 1
         result = process_page(task, self.settings)
         if result.dropped:
             self.counts[result.dropped] += 1

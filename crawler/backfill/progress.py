@@ -19,7 +19,7 @@ from crawler.backfill.importer import WRITE_COUNTS
 
 log = logging.getLogger(__name__)
 
-NOT_SKIPS = {"records", "extracted", *WRITE_COUNTS}
+NOT_SKIPS = {"records", "to_extraction", "extracted", *WRITE_COUNTS}
 
 
 def summarize(counts: Counter, records_per_second: float | None = None, files: str = "") -> str:
