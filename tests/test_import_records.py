@@ -152,3 +152,20 @@ def test_whole_file_gzip_and_plain_files_give_the_same_documents(s, pages, tmp_p
     assert {i: d["content_hash"] for i, d in from_whole.items()} == from_plain == \
            {article_id(canonicalize(p.url)): from_whole[article_id(canonicalize(p.url))]["content_hash"] for p in pages}
     assert all("import_offset" not in d for d in from_whole.values())    # one gzip stream: no record offsets
+
+
+def _arc_record(url: str, body: bytes, date: str = "20180806142000") -> bytes:
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    return f"{url} 127.0.0.1 {date} text/html {len(http)}\n".encode() + http + b"\n"
+
+
+def test_an_arc_file_is_read_too(s, pages, tmp_path):
+    """ARC (the Internet Archive's format before WARC), one gzip member per record, read by warcio."""
+    version = b"1 0 DealWatch tests\nURL IP-address Archive-date Content-type Archive-length\n\n"
+    head = f"filedesc://pages.arc 0.0.0.0 20180806142000 text/plain {len(version)}\n".encode() + version + b"\n"
+    arc = tmp_path / "pages.arc.gz"
+    arc.write_bytes(gzip.compress(head) + b"".join(gzip.compress(_arc_record(p.url, p.html)) for p in pages[:3]))
+    run_import(s, "--all", str(arc))
+    docs = documents(s)
+    assert set(docs) == _ids(pages[:3])
+    assert all(d["import_warc"] == str(arc) and d["import_offset"] > 0 for d in docs.values())

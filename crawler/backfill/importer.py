@@ -2,7 +2,9 @@
 
 :func:`import_file` is the unit of work of every runner (the local one and the Dask one): it reads
 one file from its checkpoint on and takes each page through the same path as a crawled page —
-:func:`crawler.worker.process_page` (trafilatura, then the enrichment), the archive's
+:func:`crawler.extract.extract_article` with the crawl's settings, then
+:func:`indexer.documents.enriched_document`, as :func:`crawler.worker.process_page` does (with the
+prefilter, the extracted text is checked once more between the two), then the archive's
 ``write`` (near-duplicates, idempotent versioned writes) — with the page's provenance added
 (``found_via: import``, ``import_warc`` and ``import_offset``) and its HTTP response copied into the
 raw-pages store (:class:`indexer.raw_pages.WarcWriter`), so the article page's "raw page" view
@@ -32,12 +34,13 @@ from crawler.backfill.inputs import InputError, WarcInput
 from crawler.backfill.prefilter import TopicPrefilter
 from crawler.backfill.records import SEEK, Damage, Position, Record, RecordReader
 from crawler.canonical import canonicalize
-from crawler.extract import decode_html, looks_binary
-from crawler.worker import PageTask, process_page
+from crawler.extract import Dropped, decode_html, extract_article, looks_binary
 from dealwatch.dates import parse_datetime, utcnow
+from indexer.documents import enriched_document
 from indexer.errors import ArchiveError
 from indexer.import_checkpoints import Checkpoint
 from indexer.raw_pages import WarcWriter
+from indexer.schema import article_to_document
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +208,9 @@ class FileImport:
             return "other_record"           # request, metadata, warcinfo, resource, ...
         if record.truncated:
             return "truncated"
-        if record.status is None or not 200 <= record.status < 300:
+        if record.status is None and record.type == "revisit":
+            pass                            # some writers keep no HTTP headers in revisits
+        elif record.status is None or not 200 <= record.status < 300:
             return "http_status"
         host = host_of(record.url)
         if not self.options.host_allowed(host):
@@ -264,14 +269,17 @@ class FileImport:
 
     def _extract(self, record: Record, page: str, charset: str | None) -> None:
         source: PageSource = self.sources.lookup(host_of(record.url))
-        task = PageTask(url=record.url, body=page, source=source.name, language=source.language,  # type: ignore[arg-type]
-                        encoding=charset, crawled_at=record.date or utcnow())
         self.counts["to_extraction"] += 1
-        result = process_page(task, self.settings)
-        if result.dropped:
-            self.counts[result.dropped] += 1
+        article = extract_article(page, record.url, source.name, source.language, encoding=charset,
+                                  min_text_chars=self.settings.min_text_chars, mode=self.settings.extraction_mode,
+                                  crawled_at=record.date or utcnow())
+        if isinstance(article, Dropped):
+            self.counts[article.reason] += 1
             return
-        doc = result.doc
+        if self.prefilter is not None and not self.prefilter.passes_article(article.title, article.text):
+            self.counts["prefilter_text"] += 1      # the article's own text cannot be relevant: no enrichment
+            return
+        doc = _enriched(article, self.settings)
         self.counts["extracted"] += 1
         published = parse_datetime(doc.get("published_at"))
         if not self.options.date_allowed(published or record.date):
@@ -286,6 +294,17 @@ class FileImport:
         if record.offset is not None:
             doc["import_offset"] = record.offset
         self.docs.append(doc)
+
+
+def _enriched(article, settings) -> dict[str, Any]:
+    """The article's document with its enrichment, as the crawl's worker makes it (an article whose
+    enrichment fails is kept without it, as there)."""
+    try:
+        return enriched_document(article, settings)
+    except Exception as exc:  # noqa: BLE001 - enrichment failed on this text: keep the article, say so
+        log.warning("enrichment failed for %s: %s: %s (indexed without it; run reenrich)", article.url,
+                    type(exc).__name__, exc)
+        return article_to_document(article)
 
 
 def _charset(content_type: str) -> str | None:

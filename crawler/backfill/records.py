@@ -451,15 +451,8 @@ class RecordReader:
             try:
                 it = ArchiveIterator(stream, arc2warc=True)
                 for rec in it:
-                    offset = pos + it.get_record_offset()
-                    if skip_first:
-                        skip_first = False
-                        if offset == pos:
-                            current, current_done = offset, True
-                            continue
-                    current, current_done = offset, False
                     h = rec.rec_headers
-                    record = Record(type=rec.rec_type or "unknown", offset=offset, ordinal=ordinal,
+                    record = Record(type=rec.rec_type or "unknown", offset=None, ordinal=ordinal,
                                     url=(h.get_header("WARC-Target-URI") or "").strip("<>"),
                                     date=parse_datetime(h.get_header("WARC-Date")),
                                     content_length=int(h.get_header("Content-Length") or 0),
@@ -467,8 +460,16 @@ class RecordReader:
                     if rec.http_headers:
                         record.status = int(rec.http_headers.get_statuscode() or 0) or None
                         record.http_headers = list(rec.http_headers.headers)
-                    if self.want_body(record):
-                        record.body = rec.content_stream().read()   # warcio decodes chunked and gzip itself
+                    # warcio: the payload is read before the offset is asked for (asking reads past it)
+                    body = rec.content_stream().read() if self.want_body(record) else None
+                    offset = pos + it.get_record_offset()
+                    if skip_first:
+                        skip_first = False
+                        if offset == pos:
+                            current, current_done = offset, True
+                            continue
+                    current, current_done = offset, False
+                    record.offset, record.body = offset, body      # warcio decodes chunked and gzip itself
                     attempts[0] = 0
                     current_done = True
                     yield record
