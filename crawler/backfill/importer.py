@@ -14,7 +14,8 @@ The checkpoint advances only over durable work: after a batch of documents was a
 records the offset of the next record (everything before it is written or skipped), so a process
 killed at any moment loses at most the work since its last checkpoint, and the next run writes
 those documents again to the same ids with the same content hash: nothing is counted or stored
-twice. Every record that is not imported is counted with its reason.
+twice. Every record that is not imported is counted with its reason. Batches are written by a
+thread of their own while the next pages are extracted (one batch in flight at a time).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import socket
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -44,7 +46,7 @@ from indexer.schema import article_to_document
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_SECONDS = 2.0            # a checkpoint at least this often while a file is read
+CHECKPOINT_SECONDS = 5.0            # a checkpoint at least this often while a file is read
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _PAGE_RECORDS = ("response", "revisit")
 WRITE_COUNTS = ("new", "updated", "unchanged", "failed")
@@ -110,11 +112,14 @@ class FileImport:
         self.on_checkpoint = on_checkpoint
         self.prefilter = prefilter_for(settings) if options.prefilter else None
         self.raw = _RawStore(settings, run_id)
-        self.counts: Counter = Counter()
+        self.counts: Counter = Counter()        # records read and skipped, per reason (the reading thread)
+        self.written: Counter = Counter()       # new, updated, unchanged, failed (the writer thread)
         self.docs: list[dict[str, Any]] = []
         self.digests: dict[str, int] = {}      # payload digest -> offset of an HTML response in this file
         self.checkpoint: Checkpoint | None = None
         self._last_checkpoint = 0.0
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future | None = None
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self) -> FileResult:
@@ -123,32 +128,45 @@ class FileImport:
         if cp.done:
             return FileResult(self.inp.key, "skipped", dict(cp.counts))
         self.checkpoint = cp
-        self.counts.update(cp.counts)
+        for name, n in cp.counts.items():       # go on counting where the checkpoint stopped
+            (self.written if name in WRITE_COUNTS else self.counts)[name] += n
         cp.status, cp.worker, cp.run_id, cp.error = "running", worker_name(), self.run_id, ""
         cp.started_at = cp.started_at or utcnow()
         start = Position(cp.offset, cp.records, cp.mode) if (cp.records or cp.offset) else Position()
         reader = RecordReader(self.inp, start, want_body=self._want_body)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="import-write")
         try:
+            last: Record | None = None
             for item in reader:
                 if isinstance(item, Damage):
                     self.counts[item.reason] += 1
                     log.warning("%s: %s at offset %s: %s", self.inp.name, item.reason, item.offset, item.message)
                     continue
-                self._maybe_checkpoint(item, reader.mode)
+                if len(self.docs) >= self.settings.index_batch_size or \
+                        time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+                    self._cut(item, reader.mode)
                 self.counts["records"] += 1
                 self._handle(item, reader)
-            self._flush()
-            cp.status, cp.finished_at = "done", utcnow()
-            self._save()
-            return FileResult(self.inp.key, "done", dict(self.counts), seconds=time.monotonic() - started)
+                last = item
+            self._cut(last, reader.mode, done=True)
+            self._wait()
+            return FileResult(self.inp.key, "done", self._all_counts(), seconds=time.monotonic() - started)
         except (InputError, OSError, ArchiveError) as exc:   # the file stays resumable from its checkpoint
             return self._failed(exc, started)
         finally:
+            self._writer.shutdown(wait=True)
             self.raw.close()
+
+    def _all_counts(self) -> dict[str, int]:
+        return {k: v for k, v in (self.counts + self.written).items() if v}
 
     def _failed(self, exc: Exception, started: float) -> FileResult:
         message = f"{type(exc).__name__}: {exc}"
         log.error("%s: import stopped: %s", self.inp.name, message)
+        try:
+            self._wait()                            # a batch in flight ends (written or not) before the record
+        except Exception as write_exc:  # noqa: BLE001 - already failing; its checkpoint was not advanced
+            log.error("%s: the last batch was not written: %s", self.inp.name, write_exc)
         cp = self.checkpoint
         if cp is not None:
             cp.status, cp.error = "failed", message[:2000]
@@ -156,46 +174,52 @@ class FileImport:
                 self.archive.save_import_checkpoint(cp)   # the last durable position stays as it was
             except Exception as save_exc:  # noqa: BLE001 - the archive is gone too: the old checkpoint stands
                 log.error("%s: could not record the failure: %s", self.inp.name, save_exc)
-        return FileResult(self.inp.key, "failed", dict(self.counts), error=message,
+        return FileResult(self.inp.key, "failed", self._all_counts(), error=message,
                           seconds=time.monotonic() - started)
 
     def _load_checkpoint(self) -> Checkpoint:
         fresh = Checkpoint(file=self.inp.key, options=self.options.signature())
         return self.archive.load_import_checkpoints([fresh.id]).get(fresh.id) or fresh
 
-    # --- checkpoints ---------------------------------------------------------------------------
-    def _maybe_checkpoint(self, record: Record, mode: str | None) -> None:
-        """Before ``record`` is handled: write what is pending and record that reading resumes here."""
-        due = len(self.docs) >= self.settings.index_batch_size or \
-            time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS
-        if not due:
-            return
-        self._flush()
-        cp = self.checkpoint
-        cp.mode = mode or SEEK
-        cp.offset = record.offset if (record.offset is not None and mode == SEEK) else 0
-        cp.records = record.ordinal
-        self._save()
-
-    def _save(self) -> None:
-        cp = self.checkpoint
-        cp.counts = {k: v for k, v in self.counts.items() if v}
-        self.archive.save_import_checkpoint(cp)
+    # --- writing and checkpoints -----------------------------------------------------------------
+    def _cut(self, record: Record | None, mode: str | None, done: bool = False) -> None:
+        """Hand the pending documents to the writer with the position reached (``record`` is the next
+        to handle, or with ``done`` the last one). One batch is in flight at a time: the next cut waits
+        for the previous batch to be written and checkpointed, so extraction goes on meanwhile but
+        never runs ahead of the archive by more than a batch."""
+        self._wait()
+        docs, self.docs = self.docs, []
+        self.raw.close()                            # its records are on disk (flushed one by one)
+        position = (mode or SEEK, record.offset if (record is not None and record.offset is not None
+                                                    and mode == SEEK) else 0,
+                    record.ordinal if record is not None else 0)
+        self._in_flight = self._writer.submit(self._write_and_checkpoint, docs, Counter(self.counts), position, done)
         self._last_checkpoint = time.monotonic()
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            future, self._in_flight = self._in_flight, None
+            future.result()                         # a failed write raises here, in the reading thread
+
+    def _write_and_checkpoint(self, docs: list[dict[str, Any]], counted: Counter, position, done: bool) -> None:
+        """In the writer thread: write a batch, count from the archive's answer, then checkpoint the
+        position before which everything is now durable (``counted``: what was counted up to it)."""
+        if docs:
+            result = self.archive.write(docs)
+            for kind, n in result.as_dict().items():
+                self.written[kind] += n
+            for err in result.errors[:3]:
+                log.error("%s: %s", self.inp.name, err)
+        cp = self.checkpoint
+        if done:
+            cp.status, cp.finished_at = "done", utcnow()
+            cp.records = max(cp.records, position[2] + 1)
+        else:
+            cp.mode, cp.offset, cp.records = position
+        cp.counts = {k: v for k, v in (counted + self.written).items() if v}
+        self.archive.save_import_checkpoint(cp)
         if self.on_checkpoint:
             self.on_checkpoint(cp)
-
-    def _flush(self) -> None:
-        """Write the pending documents (their raw pages are on disk already); count from the answer."""
-        if not self.docs:
-            return
-        docs, self.docs = self.docs, []
-        result = self.archive.write(docs)
-        for kind, n in result.as_dict().items():
-            self.counts[kind] += n
-        for err in result.errors[:3]:
-            log.error("%s: %s", self.inp.name, err)
-        self.raw.close()
 
     # --- one record ------------------------------------------------------------------------------
     def _want_body(self, record: Record) -> bool:
