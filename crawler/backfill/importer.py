@@ -300,16 +300,18 @@ class FileImport:
         if isinstance(article, Dropped):
             self.counts[article.reason] += 1
             return
+        if not self.options.date_allowed(article.published_at or record.date):
+            self.counts["date"] += 1
+            return
+        if article.lang and not self.options.lang_allowed(article.lang):
+            self.counts["lang"] += 1
+            return
         if self.prefilter is not None and not self.prefilter.passes_article(article.title, article.text):
             self.counts["prefilter_text"] += 1      # the article's own text cannot be relevant: no enrichment
             return
         doc = _enriched(article, self.settings)
         self.counts["extracted"] += 1
-        published = parse_datetime(doc.get("published_at"))
-        if not self.options.date_allowed(published or record.date):
-            self.counts["date"] += 1
-            return
-        if not self.options.lang_allowed(doc.get("lang")):
+        if not self.options.lang_allowed(doc.get("lang")):   # a language the enrichment detected
             self.counts["lang"] += 1
             return
         doc["raw_warc"], doc["raw_offset"], doc["raw_length"] = self.raw.write(source.name, record)
