@@ -1,7 +1,7 @@
 """``dealwatch bench …`` / ``python -m bench …``: run benchmark sections, print, write BENCHMARKS.md.
 
     dealwatch bench all                 every section (takes about an hour on 2 cores)
-    dealwatch bench throughput          one section; also indexing, search, export, extraction
+    dealwatch bench throughput          one section; also indexing, search, export, extraction, import
     dealwatch bench enrich              enrichment quality (bench/eval_enrich.py)
     dealwatch bench all --smoke         tiny sizes, a minute or two (CI, tests)
     dealwatch bench clean               delete the bench-* indices of this prefix
@@ -96,7 +96,7 @@ def bench() -> None:
 @click.option("--keep-archives", is_flag=True, help="Keep the generated 100k/1M archives on the node.")
 def all_sections(smoke: bool, output: Path, workdir: Path, no_newsplease: bool, keep_archives: bool) -> None:
     """Every section, then enrichment quality; rewrites BENCHMARKS.md."""
-    measure_sections(["extraction", "throughput", "indexing", "search", "export"], smoke, output, workdir,
+    measure_sections(["extraction", "throughput", "indexing", "search", "export", "import"], smoke, output, workdir,
                  not no_newsplease, keep_archives, enrich=True)
 
 
@@ -114,6 +114,7 @@ _single("indexing", "Bulk indexing docs/s by chunk size and refresh setting.")
 _single("search", "Search latency p50/p95/p99 at 100k and 1M documents, raw ES vs JSON API.")
 _single("export", "CSV export of 10,000 and 100,000 rows: rows/s, first byte, app peak RSS.")
 _single("extraction", "Extraction quality (P/R/F1) and date coverage vs plain trafilatura.")
+_single("import", "Backfill from one WARC: prefiltered and --all import vs reading alone and news-please's from_warc.")
 
 
 @bench.command("enrich")

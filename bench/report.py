@@ -24,8 +24,9 @@ INDEXING = "## 2. Bulk indexing"
 SEARCH = "## 3. Search at archive scale"
 EXPORT = "## 4. CSV export"
 EXTRACTION = "## 5. Extraction quality"
+IMPORT = "## 6. Backfill from WARC (dealwatch import)"
 ENRICHMENT = "## Enrichment quality (issue 4)"
-ORDER = [SUMMARY, MACHINE, THROUGHPUT, INDEXING, SEARCH, EXPORT, EXTRACTION, ENRICHMENT]
+ORDER = [SUMMARY, MACHINE, THROUGHPUT, INDEXING, SEARCH, EXPORT, EXTRACTION, IMPORT, ENRICHMENT]
 
 
 def table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:

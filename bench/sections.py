@@ -443,6 +443,94 @@ def _fundus_part(res, tables: list[str]) -> tuple[str, list[str]]:
     return sentence, body
 
 
+# ----------------------------------------------------------------------------- 6. backfill
+def backfill(ctx: Context) -> str:
+    from bench import backfill as bf
+    from bench.corpus import news_pages, spread
+
+    news = news_pages()
+    demo = bf.demo_news_pages()
+    if ctx.smoke:
+        news, demo = spread(news, 30), demo[:10]
+    pages = bf.mix(news, demo)
+    with_np = ctx.with_newsplease and (not ctx.smoke or _np_ready())
+    warm = 5 if ctx.smoke else 200
+    res = bf.run(pages, ctx.settings, ctx.workdir, with_np, np_limit=10 if ctx.smoke else 0, warm=warm)
+    by = {r.name: r for r in res.runs}
+    npl = next((r for r in res.runs if r.name.startswith("news-please")), None)
+    pre, every = by["import, prefiltered"], by["import --all"]
+
+    def times(r) -> str:
+        return f"{r.rate / npl.rate:.1f} ×" if npl and npl.rate and not r.name.startswith("read") else ""
+
+    rows = [(r.name, r.pages, r.out, r.usage.wall, r.rate, r.usage.cpu, r.usage.cpu / r.pages * 1000 if r.pages else 0,
+             times(r)) for r in res.runs]
+    tbl = report.table(["run", "response records", "articles out", "wall s", "records/s", "CPU s", "CPU ms/record",
+                        "× news-please"], rows)
+    relevant, kept = res.recall
+    recall = kept / relevant if relevant else 1.0
+    fast = [r for r in res.runs if r.name.startswith("read: FastWARC")]
+    slow = [r for r in res.runs if r.name.startswith("read: warcio")]
+    read_ratio = sum(r.rate for r in fast) / sum(r.rate for r in slow) if fast and slow and all(r.rate for r in slow) else 0
+    c = pre.notes["counts"]
+    passed = c.get("to_extraction", 0)
+    headline = []
+    if npl and npl.rate:
+        headline.append(f"prefiltered import {pre.rate:,.0f} records/s = {pre.rate / npl.rate:.0f} × news-please "
+                        f"(target ≥ 50: {'met' if pre.rate / npl.rate >= 50 else 'missed'})")
+        headline.append(f"`--all` {every.rate:,.1f} records/s = {every.rate / npl.rate:.1f} × news-please "
+                        f"(target ≥ 2.5: {'met' if every.rate / npl.rate >= 2.5 else 'missed'})")
+    else:
+        headline.append(f"prefiltered import {pre.rate:,.0f} records/s, `--all` {every.rate:,.1f} records/s "
+                        "(news-please not run)")
+    headline.append(f"prefilter recall {kept}/{relevant} = {_pct(recall)} of the relevant articles")
+    if read_ratio:
+        headline.append(f"FastWARC reads {read_ratio:.1f} × as fast as warcio")
+    _echo("6. Backfill", tbl)
+    t_rel, t_pass, t_other, t_other_pass = res.topic
+    body = [f"**Headline:** {'; '.join(headline)}.", "", ctx.stamp(),
+            "The machine is shared by other engineers' work (2 cores): absolute rates move with their load; "
+            "the ratios are of runs made one after the other in the same session, and the CPU columns are less "
+            "sensitive to the load. To be rerun on a quiet machine.", "",
+            f"{len(pages):,} pages: {len(news):,} real pages of `news-pages/` and {len(demo)} article pages of the "
+            "demo sites mixed in, served by the local benchmark site (`bench/site.py`, 4 loopback hosts) and "
+            f"written by `wget --mirror --warc-file` (`{res.files['wget'][0]}`, {res.files['wget'][1] / 2**20:.0f} MiB, "
+            "gzip per record, request + response per URL, plus the site's home and section pages); the response "
+            f"records written again by warcio (`{res.files['warcio'][0]}`) as the second writer. The rates count the "
+            "response records (the request, metadata and warcinfo records are read too, not counted). Each run is "
+            "one process over one file (the backfill spreads files over processes, one each; news-please's "
+            "CC-NEWS crawler does the same).", "", tbl, "",
+            "- **read**: every record, the payload of each response read; nothing else.",
+            "- **import, prefiltered** / **import --all**: `crawler.backfill.importer.import_file` over the wget "
+            "file (FastWARC; filters; the topic prefilter or not; `crawler.worker.process_page` = trafilatura + "
+            "enrichment; raw page copied to the project's WARC store; bulk writes through `Archive.write` into a "
+            "`bench-import-` index; checkpoints). CPU = this process (the Elasticsearch node's CPU is not included).",
+            f"- Every run starts warm, as a long import of 1 GB CC-NEWS files is: before the clock starts, the first "
+            f"{warm} HTML pages of the file go once through extraction and enrichment (the backfill) or "
+            "`from_warc` (news-please), which loads the dictionaries, models and date parsers of their languages; "
+            "the prefilter's automaton is built before the clock too (≈ 5 s once per process).",
+            f"- Prefiltered run: {passed:,} of {pre.pages:,} response records passed the filters and "
+            f"the prefilter ({_pct(passed / pre.pages if pre.pages else 0)}) and went to extraction; counts {_counts(c)}.",
+            f"- `--all` run: counts {_counts(every.notes['counts'])}."]
+    if npl:
+        body.append(f"- **news-please**: `NewsPlease.from_warc` on every HTML response record, records read with "
+                    "warcio (its CC-NEWS path), one process, in its own venv (`bench/newsplease_warc_worker.py`)"
+                    + (f", the first {npl.notes['limit']} page records" if npl.notes.get("limit") else "")
+                    + f"; failures {npl.notes.get('failed')} {npl.notes.get('errors') or ''}.")
+    body += ["", f"**Prefilter recall**: the `--all` import marked {relevant} articles relevant; the prefiltered "
+             f"import imported {kept} of them ({_pct(recall)})"
+             + (f"; lost: {', '.join(res.lost[:10])}" if res.lost else "") + ". On the labelled topic texts "
+             f"(`bench/topic_sets/` and `topic-dev/`, as pages): {t_pass} of the {t_rel} texts the enrichment marks "
+             f"relevant pass the prefilter; {t_other_pass} of the {t_other} others pass too (they are hard "
+             "negatives, written to share the vocabulary)."]
+    bf.drop_indices(ctx.settings)
+    return "\n".join(body)
+
+
+def _counts(c: dict) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(c.items(), key=lambda kv: -kv[1]) if v)
+
+
 # ----------------------------------------------------------------------------- enrichment
 def enrich(ctx: Context) -> str | None:
     """Runs ``bench/eval_enrich.py`` (its owner writes its own BENCHMARKS.md section)."""
@@ -461,6 +549,7 @@ SECTIONS: dict[str, tuple[str, Any]] = {
     "search": (report.SEARCH, search),
     "export": (report.EXPORT, export),
     "extraction": (report.EXTRACTION, extraction),
+    "import": (report.IMPORT, backfill),
 }
 
 

@@ -73,6 +73,11 @@ from alerts import cli as alerts_cli  # noqa: E402
 
 _add(alerts_cli.COMMANDS)           # alerts add|list|edit|pause|remove|run
 
+# the backfill: the archive's past from WARC archives
+from crawler.backfill import cli as backfill_cli  # noqa: E402
+
+_add(backfill_cli.COMMANDS)         # import
+
 # searching: the terminal, the exports, the web UI
 from search_ui import cli as search_cli  # noqa: E402
 

@@ -138,6 +138,10 @@ def _webhook_url(value: str) -> str:
     return _http_url(value, "https://hooks.example.org/services/T000/B000/XXXX") if value else value
 
 
+def _base_url(value: str) -> str:
+    return _http_url(value, "https://data.commoncrawl.org").rstrip("/")
+
+
 def _public_url(value: str) -> str:
     return _http_url(value, "https://dealwatch.example.org").rstrip("/")
 
@@ -192,6 +196,7 @@ JOBS = _group("Crawl jobs and the scheduler")
 ANALYSIS = _group("Analysis")
 WEB_UI = _group("Web UI")
 ALERTS = _group("Alerts and their delivery")
+BACKFILL = _group("Backfill (dealwatch import)")
 DEMO = _group("Demo sites")
 
 # fields whose default is computed from another field: they follow it in ``replace`` unless set
@@ -396,6 +401,13 @@ class Settings(BaseSettings):
                            "runs, once.")
     scheduler_max_crawls: Count = JOBS(
         4, description="Crawls the scheduler runs at the same time (always different sources).")
+
+    # --- backfill (dealwatch import) -------------------------------------------------------
+    cc_news_base_url: Annotated[str, AfterValidator(_base_url)] = BACKFILL(
+        "https://data.commoncrawl.org",
+        description="Where `dealwatch import cc-news:YYYY/MM` finds CC-NEWS: "
+                    "`<base>/crawl-data/CC-NEWS/YYYY/MM/warc.paths.gz` and the files it lists (a mirror, "
+                    "or a local stand-in, can take its place).")
 
     # --- analysis --------------------------------------------------------------------------
     relevance_threshold: Fraction = ANALYSIS(

@@ -20,12 +20,13 @@ from typing import Any, Iterable, Iterator
 from elasticsearch import Elasticsearch
 
 from dealwatch.settings import Settings
-from indexer import deliveries, raw_pages, run_history, saved_searches, source_health, source_registry, store
+from indexer import deliveries, import_checkpoints, raw_pages, run_history, saved_searches, source_health, source_registry, store
 from indexer import unsubscribe as unsubscribe_tokens
 from indexer.client import make_client
 from indexer.deliveries import AlertState, Digest
 from indexer.enrich import clusters
 from indexer.errors import translated
+from indexer.import_checkpoints import Checkpoint
 from indexer.query import SearchParams, execute, readmodels
 from indexer.query.results import Attention, Histogram, SearchResult
 from indexer.run_history import RunRecord, SourceSummary
@@ -368,3 +369,20 @@ class Archive:
     def new_matches(self, alert_id: str, params: SearchParams, since, limit: int) -> tuple[list[dict[str, Any]], bool]:
         """Matches crawled or changed since ``since`` that are not in the alert's ledger (oldest first)."""
         return deliveries.new_matches(self._es, self.settings, alert_id, params, since, limit)
+
+    # --- import checkpoints (dealwatch import) ---------------------------------------------
+    @translated
+    def load_import_checkpoints(self, ids: Iterable[str]) -> dict[str, Checkpoint]:
+        """The saved checkpoints among ``ids`` (the latest state, no refresh needed)."""
+        return import_checkpoints.get_many(self._es, self.settings, ids)
+
+    @translated
+    def save_import_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Record how far the import of one file got (visible at once to every machine)."""
+        import_checkpoints.ensure_index(self._es, self.settings)
+        import_checkpoints.save(self._es, self.settings, checkpoint)
+
+    @translated
+    def forget_import_checkpoints(self, ids: Iterable[str]) -> int:
+        """Delete checkpoints, so those files are imported again from their first record."""
+        return import_checkpoints.forget(self._es, self.settings, ids)

@@ -23,7 +23,9 @@ from typing import Any
 from dealwatch.dates import to_iso, utcnow
 from dealwatch.settings import Settings
 
-SCHEMA_VERSION = 1  # bump when the mapping changes; a new index articles-v<N> is built
+# bump only for a change an existing index cannot take (a field's type or analysis); a new field is
+# added to the existing index in place (indexer.store.ensure_index), a changed one needs articles-v<N+1>
+SCHEMA_VERSION = 1
 
 _TEXT = {"type": "text", "analyzer": "standard", "index_options": "offsets"}
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
@@ -65,6 +67,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("raw_warc", {"type": "keyword", "index": False}, "WARC file (relative to the data dir) holding the raw page"),
     FieldSpec("raw_offset", {"type": "long", "index": False}, "offset of the response record in raw_warc"),
     FieldSpec("raw_length", {"type": "long", "index": False}, "length of the record in raw_warc"),
+    # provenance
+    FieldSpec("import_warc", {"type": "keyword"}, "imported articles: the WARC file (path or URL) the page was read from"),
+    FieldSpec("import_offset", {"type": "long", "index": False}, "imported articles: offset of the record in import_warc"),
     # enrichment (indexer.enrich)
     FieldSpec("title_lemmas", _LEMMAS, "lemmatised title"),
     FieldSpec("text_lemmas", _LEMMAS, "lemmatised text"),

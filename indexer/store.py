@@ -3,7 +3,8 @@
 Index layout: the template ``<prefix>articles-template`` (version = schema version) applies
 the mapping from :mod:`indexer.schema` to ``<prefix>articles-v*``; the alias
 ``<prefix>articles`` points at the current ``<prefix>articles-v<N>``. Reading always goes
-through the alias, so a new mapping means: build ``articles-v<N+1>``, reindex, move the alias.
+through the alias. A new field is added to the existing index in place (``ensure_index``); a
+changed field means: build ``articles-v<N+1>``, reindex, move the alias.
 
 Writes are idempotent: the document id is derived from the canonical URL. When an article's
 content hash changes, the previous text goes to ``<prefix>article-versions`` (with its dates
@@ -19,11 +20,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from elasticsearch import Elasticsearch, NotFoundError
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
 from dealwatch.settings import Settings
 from indexer import schema
+from indexer.errors import ArchiveFailure
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,10 @@ def ensure_index(es: Elasticsearch, settings: Settings) -> str:
         es.options(ignore_status=400).indices.create(
             index=index, aliases={settings.articles_alias: {"is_write_index": True}})
         log.info("created index %s behind alias %s", index, settings.articles_alias)
-    elif not es.indices.exists_alias(name=settings.articles_alias, index=index):
-        es.indices.put_alias(index=index, name=settings.articles_alias, is_write_index=True)
+    else:
+        _add_new_fields(es, index)
+        if not es.indices.exists_alias(name=settings.articles_alias, index=index):
+            es.indices.put_alias(index=index, name=settings.articles_alias, is_write_index=True)
     if not es.indices.exists(index=settings.versions_index):
         es.options(ignore_status=400).indices.create(
             index=settings.versions_index, settings=schema.shard_settings(settings), mappings=VERSIONS_MAPPING)
@@ -92,6 +96,18 @@ def apply_replicas(es: Elasticsearch, settings: Settings, indices: Iterable[str]
         es.indices.put_settings(index=",".join(changed), settings={"number_of_replicas": settings.index_replicas})
         log.info("replicas of %s set to %s", ", ".join(changed), wanted)
     return changed
+
+
+def _add_new_fields(es: Elasticsearch, index: str) -> None:
+    """Give an existing index the schema's fields it lacks (an additive change, in place).
+
+    A field whose type or analysis changed cannot be changed in place: that needs a new index
+    version (``SCHEMA_VERSION``) and a reindex, and is refused here with that sentence."""
+    try:
+        es.indices.put_mapping(index=index, properties=schema.index_mapping()["properties"])
+    except BadRequestError as exc:
+        raise ArchiveFailure(f"the index {index} cannot take the mapping of indexer/schema.py in place "
+                             f"({exc}): a changed field needs SCHEMA_VERSION + 1 and a reindex") from exc
 
 
 def drop_all(es: Elasticsearch, settings: Settings, extra_patterns: Iterable[str] = ()) -> list[str]:
