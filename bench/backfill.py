@@ -57,7 +57,8 @@ class Run:
 
 def demo_news_pages() -> list[NewsPage]:
     """The demo sites' article pages (both editions' articles, as the demo serves edition 2)."""
-    from crawler.demo_server import load_sites, render_article
+    from demo_sites.content import load_sites
+    from demo_sites.render import render_article
 
     out = []
     for site in load_sites():

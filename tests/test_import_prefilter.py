@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.backfill.importer import prefilter_for
-from import_helpers import counts, demo_pages, documents, drop, import_settings, run_import, write_pages
+from import_helpers import DEMO_SOURCES, counts, demo_pages, documents, drop, import_settings, run_import, write_pages
 
 pytestmark = pytest.mark.slow
 
@@ -56,8 +56,8 @@ def test_a_platform_alone_passes_only_with_a_title_carrying_the_topic(settings):
 def test_every_article_the_full_import_marks_relevant_is_imported_by_the_prefiltered_one(settings, tmp_path):
     pages = demo_pages(edition=2)
     warc = write_pages(tmp_path / "demo.warc.gz", pages)
-    full = import_settings(settings, tmp_path, "pf-all", sources_file=settings.demo_sources_file)
-    pre = import_settings(settings, tmp_path, "pf-pre", sources_file=settings.demo_sources_file)
+    full = import_settings(settings, tmp_path, "pf-all", sources_file=DEMO_SOURCES)
+    pre = import_settings(settings, tmp_path, "pf-pre", sources_file=DEMO_SOURCES)
     try:
         run_import(full, "--all", str(warc.path))
         run_import(pre, str(warc.path))
