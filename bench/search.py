@@ -164,3 +164,82 @@ def as_rows(lats: list[Latency]) -> list[dict[str, Any]]:
              "lib_p50": l.p("lib", 50), "lib_p95": l.p("lib", 95),
              "api_p50": l.p("api", 50), "api_p95": l.p("api", 95), "api_p99": l.p("api", 99),
              "overhead_p50": l.overhead_p50} for l in lats]
+
+
+# --- concurrent clients ------------------------------------------------------------------------
+
+CLIENT_LEVELS = (1, 16, 64)
+
+
+@dataclass
+class LoadLevel:
+    """Closed-loop clients against ``GET /api/search``: each sends its next request when the
+    last one answered, every query type mixed. ``errors``: non-200 answers and transport errors."""
+    archive: str
+    clients: int
+    ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def p(self, pct: float) -> float:
+        return percentile(self.ms, pct)
+
+    @property
+    def throughput(self) -> float:
+        return len(self.ms) / self.wall_s if self.wall_s else 0.0
+
+
+def concurrent_load(base_url: str, entity_ids: list[str], label: str, clients: int,
+                    requests_per_client: int) -> LoadLevel:
+    """``clients`` threads, each with its own HTTP connection, ``requests_per_client`` requests each
+    (the variants of every query type, shifted per client so they do not move in step)."""
+    import threading
+    from itertools import chain
+
+    variants = list(chain.from_iterable(query_plan(entity_ids).values()))
+    level = LoadLevel(label, clients)
+    lock = threading.Lock()
+    start_gate = threading.Barrier(clients + 1)
+
+    def client(k: int) -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as http:
+            start_gate.wait()
+            for i in range(requests_per_client):
+                params = variants[(k * 7 + i) % len(variants)]
+                t0 = time.perf_counter()
+                try:
+                    resp = http.get("/api/search", params=params)
+                    error = None if resp.status_code == 200 else f"HTTP {resp.status_code}"
+                except httpx.HTTPError as exc:
+                    error = type(exc).__name__
+                ms = (time.perf_counter() - t0) * 1000
+                with lock:
+                    if error:
+                        level.errors[error] = level.errors.get(error, 0) + 1
+                    else:
+                        level.ms.append(ms)
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    level.wall_s = time.perf_counter() - t0
+    log.info("%s, %d clients: p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, %.1f requests/s, errors %s", label, clients,
+             level.p(50), level.p(95), level.p(99), level.throughput, level.errors or 0)
+    return level
+
+
+def measure_concurrency(es: Elasticsearch, settings: Settings, label: str, smoke: bool = False,
+                        levels: tuple[int, ...] = CLIENT_LEVELS) -> list[LoadLevel]:
+    """Every level against one app process (as the UI is served), after one warm-up pass."""
+    entity_ids = top_entities(es, settings)
+    total = 40 if smoke else 320              # requests per level, shared among its clients
+    out = []
+    with AppServer(settings.index_prefix) as app:
+        concurrent_load(app.base_url, entity_ids, label, 1, len(query_plan(entity_ids)) * 5)   # warm-up
+        for clients in levels:
+            out.append(concurrent_load(app.base_url, entity_ids, label, clients, max(2, total // clients)))
+    return out
