@@ -23,6 +23,7 @@ indexed yet).
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -89,6 +90,27 @@ def store_path(settings) -> Path:
     return Path(settings.state_dir) / name
 
 
+def _create_whole(path: Path) -> None:
+    """A missing store appears with its tables in one step (built aside, then linked into place), so
+    a crawl process starting beside another never sees the half-made, empty file SQLite creates
+    first - an empty file at ``path`` always means damage."""
+    if path.exists():
+        return
+    aside = path.with_name(f"{path.name}.new-{os.getpid()}-{threading.get_ident()}")
+    try:
+        db = sqlite3.connect(aside)
+        try:
+            db.executescript(SCHEMA)
+        finally:
+            db.close()
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass                    # another process made it meanwhile: use theirs
+    finally:
+        aside.unlink(missing_ok=True)
+
+
 class KnownUrls:
     def __init__(self, path: Path, revisit_days: float = 3.0, revisit_interval_hours: float = 12.0):
         self.path = Path(path)
@@ -96,7 +118,8 @@ class KnownUrls:
         self.revisit = timedelta(days=revisit_days)
         self.revisit_every = timedelta(hours=revisit_interval_hours)
         self._lock = threading.Lock()
-        if self.path.exists() and self.path.stat().st_size == 0:
+        _create_whole(self.path)
+        if self.path.stat().st_size == 0:
             raise KnownUrlsDamaged(self.path, "the file is empty: it was cut to 0 bytes")
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:

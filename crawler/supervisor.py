@@ -124,13 +124,15 @@ def _progress(name: str, run_id: str, stats: dict[str, Any] | None, elapsed: flo
     )
 
 
-# a traceback's last line ("ValueError: ...") or a log record at ERROR or CRITICAL level
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt)(: .*)?$")
+# a traceback's last line ("ValueError: ..."), the crawl process's own "error: ..." line before a
+# non-zero exit (bad sources file, damaged known-URL store, disk full), or an ERROR/CRITICAL record
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt)(: .*)?|error: .+)$")
 _ERROR_RECORD = re.compile(r"(^|\] |\s)(ERROR|CRITICAL):\s")
 
 
 def _log_tail(path: Path, lines: int = 200) -> str:
-    """The most telling line at the end of a crawl's log: a traceback's last line or an ERROR record.
+    """The most telling line at the end of a crawl's log: a traceback's last line, the process's own
+    ``error:`` line, or an ERROR record.
     Empty when there is none: any other line (the settings dump Scrapy logs at start) says nothing."""
     try:
         tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from crawler.sources import load_sources
 from import_helpers import REPO, documents, drop, import_env, import_settings, run_import
 from jobs_helpers import serve_demo
 
@@ -43,7 +44,11 @@ def test_a_wget_mirror_imported_with_all_gives_the_documents_of_a_crawl(settings
                                *sites], capture_output=True, text=True, timeout=300)
         assert (tmp_path / "demo.warc.gz").stat().st_size > 10_000, wget.stderr[-2000:]
 
-        crawl = subprocess.run([sys.executable, "-m", "dealwatch", "crawl", "--sources-file", str(sources)], cwd=REPO,
+        # the demo's own sites: its news-search source leads to publishers of the search web, which the
+        # mirror of the sites does not hold
+        site_sources = [src.name for src in load_sources(sources) if src.kind == "site"]
+        crawl = subprocess.run([sys.executable, "-m", "dealwatch", "crawl", "--sources-file", str(sources),
+                                *site_sources], cwd=REPO,
                                env={**import_env(crawled), "DEALWATCH_EXTRACT_WORKERS": "1",
                                     "DEALWATCH_AUTOTHROTTLE_START_DELAY": "0.05", "DEALWATCH_RETRY_BACKOFF": "0.2"},
                                capture_output=True, text=True, timeout=600)

@@ -19,7 +19,7 @@ NEW_FIELDS = {"found_via", "import_warc", "import_offset"}
 def _old_index(es, s, mapping: dict) -> None:
     """The articles index as an earlier release created it: its own mapping, behind the alias."""
     store.drop_all(es, s)
-    es.indices.create(index=store.concrete_index(s), settings=schema.INDEX_SETTINGS, mappings=mapping,
+    es.indices.create(index=store.concrete_index(s), settings=schema.index_settings(s), mappings=mapping,
                       aliases={s.articles_alias: {"is_write_index": True}})
 
 
