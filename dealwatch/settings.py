@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticUndefined
@@ -60,6 +60,28 @@ def default_cache_dir() -> Path:
         return Path("/var/cache/dealwatch")
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dealwatch"
+
+
+def without_credentials(url: str) -> str:
+    """A URL as it may be shown (messages, logs, pages, ``repr``): user name and password removed."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:       # not readable as a URL: show none of what may hold a password
+        head, sep, tail = url.rpartition("@")
+        return ("***@" + tail) if sep else url
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _shown(value: Any) -> Any:
+    """A setting's value as messages show it: URLs without their credentials."""
+    return without_credentials(value) if isinstance(value, str) and "@" in value else value
 
 
 # --- value checks (each message completes "<variable>='<value>' is not …") --------------------
@@ -414,6 +436,11 @@ class Settings(BaseSettings):
         return self.es_url or f"http://127.0.0.1:{self.es_port}"
 
     @property
+    def shown_es_url(self) -> str:
+        """The cluster's URL as messages, logs and pages may show it: without user name and password."""
+        return without_credentials(self.effective_es_url)
+
+    @property
     def es_home(self) -> Path:
         """The unpacked distribution (shared cache, reused by every start)."""
         return self.cache_dir / f"elasticsearch-{self.es_version}"
@@ -463,6 +490,11 @@ class Settings(BaseSettings):
     @property
     def sources_index(self) -> str:
         return f"{self.index_prefix}sources"
+
+    def __repr_args__(self):
+        """``repr`` (logged by the crawler's Scrapy settings, error reports) never shows a password in a URL."""
+        for name, value in super().__repr_args__():
+            yield name, _shown(value)
 
     # --- copies ----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "Settings":
@@ -524,10 +556,10 @@ def _build(values: dict[str, Any], environ: Mapping[str, str] | None, keywords: 
             if not name:
                 problems.append(_reason(error))
             elif name in keywords or env_name(name) not in variables:
-                problems.append(f"{name}={error['input']!r} is not {_reason(error)}")
+                problems.append(f"{name}={_shown(error['input'])!r} is not {_reason(error)}")
             else:
                 key, value = variables[env_name(name)]
-                problems.append(f"{key}={value!r} is not {_reason(error)}")
+                problems.append(f"{key}={_shown(value)!r} is not {_reason(error)}")
         raise SettingsError("; ".join(problems)) from None
 
 

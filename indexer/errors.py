@@ -18,11 +18,11 @@ import functools
 import inspect
 import logging
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, TransportError
-from elasticsearch import ApiError, BadRequestError, ConflictError, NotFoundError
+from dealwatch.settings import without_credentials
+
+# The Elasticsearch client is imported where an exception is translated, not here: the CLI imports
+# these classes to report failures, and ``dealwatch --help`` should not load the client.
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +53,15 @@ class ArchiveFailure(ArchiveError):
 
 def display_url(url: str) -> str:
     """A URL as it may be shown: user name and password removed."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return without_credentials(url)
 
 
 def translate(exc: Exception, url: str, index: str = "") -> ArchiveError:
     """The project exception for an Elasticsearch (client or transport) exception."""
+    from elastic_transport import ConnectionError as TransportConnectionError
+    from elastic_transport import ConnectionTimeout, TransportError
+    from elasticsearch import ApiError, BadRequestError, ConflictError, NotFoundError
+
     where = display_url(url)
     if isinstance(exc, ConnectionTimeout):
         return ArchiveUnavailable(f"Elasticsearch at {where} did not answer in time; it may be overloaded or "
@@ -103,7 +100,14 @@ def _reason(exc: ApiError) -> str:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ES_ERRORS = (ApiError, TransportError)
+
+@functools.cache
+def es_errors() -> tuple[type[Exception], ...]:
+    """The Elasticsearch client's exception classes (imported on first use)."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    return ApiError, TransportError
 
 
 def translated(method: F) -> F:
@@ -114,7 +118,7 @@ def translated(method: F) -> F:
         def gen_wrapper(self, *args, **kwargs):
             try:
                 yield from method(self, *args, **kwargs)
-            except ES_ERRORS as exc:
+            except es_errors() as exc:
                 raise translate(exc, self.settings.effective_es_url, self.settings.articles_alias) from exc
         return gen_wrapper  # type: ignore[return-value]
 
@@ -122,6 +126,6 @@ def translated(method: F) -> F:
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except ES_ERRORS as exc:
+        except es_errors() as exc:
             raise translate(exc, self.settings.effective_es_url, self.settings.articles_alias) from exc
     return wrapper  # type: ignore[return-value]
