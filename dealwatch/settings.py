@@ -388,6 +388,9 @@ class Settings(BaseSettings):
         description="When set, every request needs it as a bearer token, a basic-auth password or `?token=`.")
     ui_max_page_size: Count = WEB_UI(
         100, description="Most hits one page of the UI or the API returns (exports are not limited).")
+    ui_max_filter_values: Count = WEB_UI(
+        100, description="Most values one filter (`entity=`, `type=`, `source=`, `lang=`) may list in one request; "
+                         "more is refused (400) before anything is searched.")
 
     # --- demo sites ------------------------------------------------------------------------
     demo_port: Port = DEMO(

@@ -73,7 +73,11 @@ def translate(exc: Exception, url: str, index: str = "") -> ArchiveError:
         return ArchiveMissing(f"There is no articles index '{index or 'articles'}' yet: crawl something first "
                               "(`dealwatch demo` or `dealwatch crawl`).")
     if isinstance(exc, BadRequestError):
-        return BadQuery(f"The search index refused the request: {_reason(exc)}")
+        # the faces validate what they send (indexer/query/language.py, params.py): a 400 that still comes
+        # back names Elasticsearch's internals, which are for the log, not for the person asking
+        log.warning("Elasticsearch refused a request (%s): %s", _error_type(exc) or exc.status_code, _reason(exc))
+        return BadQuery("The search index refused this request as too large or too complex: use fewer words, "
+                        "fewer brackets inside each other or shorter prefixes.")
     if isinstance(exc, ConflictError):
         return ArchiveConflict(f"Another writer changed the same document at the same time: {_reason(exc)}")
     if isinstance(exc, ApiError):

@@ -49,10 +49,10 @@ def highlight_html(text: str) -> Markup:
 def fmt_date(value: Any, with_time: bool = False) -> str:
     if not value:
         return ""
-    if isinstance(value, str):
+    if not isinstance(value, datetime):
         parsed = parse_datetime(value)
-        if parsed is None:
-            return value[:16]
+        if parsed is None:       # not a date this calendar holds: shown as stored
+            return str(value)[:16]
         value = parsed
     return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
