@@ -38,12 +38,18 @@ log = logging.getLogger(__name__)
 EVIDENCE_SEPARATOR = " | "       # between the evidence sentences in a CSV cell
 LIST_SEPARATOR = "; "            # between the names, ids, authors of a CSV cell
 PAGE_SIZE = 500                  # hits per search_after page (bounded memory: texts are read)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what starts a formula in a spreadsheet, the full-width forms too (some spreadsheets read them alike)
+_FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_CONTROL_START = ("\t", "\r", "\n")
 
 
 def neutralise(cell: str) -> str:
-    """A cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection)."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """A cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection): one
+    that starts with a formula character, a tab or a line break, or has only white space (spaces, no-break
+    spaces, line breaks) before a formula character."""
+    if cell.startswith(_CONTROL_START) or cell.lstrip().startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
 
 
 def _lead(text: str, size: int) -> str:
