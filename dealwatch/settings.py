@@ -388,9 +388,22 @@ class Settings(BaseSettings):
         description="When set, every request needs it as a bearer token, a basic-auth password or `?token=`.")
     ui_max_page_size: Count = WEB_UI(
         100, description="Most hits one page of the UI or the API returns (exports are not limited).")
+    ui_allowed_hosts: str = WEB_UI(
+        "", kind="host names, comma-separated", shown="`localhost`, `127.0.0.1`, `::1` and `DEALWATCH_UI_HOST`",
+        description="The names (and addresses) clients reach the UI by, e.g. `dealwatch.example.org,10.0.0.5`; "
+                    "`*.example.org` allows its subdomains, `*` any name. A request for another Host is refused "
+                    "(400), so a forged Host header cannot end up in the feeds' absolute links or in redirects. "
+                    "Set it when the UI listens on `0.0.0.0` or behind a proxy.")
+    ui_session_days: Seconds = WEB_UI(
+        30.0, description="How long the cookie a browser gets after `?token=` keeps it logged in (days). The "
+                          "cookie holds a signature derived from the token, never the token itself; changing the "
+                          "token ends every session.")
     ui_max_filter_values: Count = WEB_UI(
         100, description="Most values one filter (`entity=`, `type=`, `source=`, `lang=`) may list in one request; "
                          "more is refused (400) before anything is searched.")
+    ui_max_url_bytes: Annotated[int, Field(ge=1024)] = WEB_UI(
+        16384, description="Longest request target (path and query string, in bytes) the UI answers; a longer one "
+                           "is refused (414) before it is read into search parameters.")
 
     # --- demo sites ------------------------------------------------------------------------
     demo_port: Port = DEMO(
@@ -442,6 +455,15 @@ class Settings(BaseSettings):
     def shown_es_url(self) -> str:
         """The cluster's URL as messages, logs and pages may show it: without user name and password."""
         return without_credentials(self.effective_es_url)
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """The Host names the UI answers (``ui_allowed_hosts``, else the loopback names and ``ui_host``)."""
+        given = tuple(h.strip().lower().strip("[]") for h in self.ui_allowed_hosts.split(",") if h.strip())
+        if given:
+            return given
+        own = () if self.ui_host in ("0.0.0.0", "::", "") else (self.ui_host.lower().strip("[]"),)
+        return tuple(dict.fromkeys(("localhost", "127.0.0.1", "::1", *own)))
 
     @property
     def es_home(self) -> Path:

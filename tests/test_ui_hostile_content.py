@@ -125,3 +125,28 @@ def test_the_csv_export_neutralises_a_formula_behind_white_space(client, es, set
         assert row["text"].startswith("'\n=cmd")
     finally:
         es.delete(index=settings.articles_alias, id=doc["id"], refresh="wait_for")
+
+
+# --- the OpenAPI document ------------------------------------------------------------------------------
+
+def test_openapi_documents_the_errors_the_app_answers(client):
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            responses = operation["responses"]
+            assert "422" not in responses, path
+            assert {"400", "414", "503"} <= set(responses), path
+            if "{" in path:
+                assert "404" in responses, path
+    error = spec["paths"]["/api/search"]["get"]["responses"]["400"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/Error"}
+    assert client.get("/api/search", params={"size": "x"}).json()["error"]["status"] == 400
+
+
+@pytest.mark.parametrize("path, media", [("/export.csv", "text/csv"), ("/export.jsonl", "application/x-ndjson"),
+                                         ("/histogram.csv", "text/csv"), ("/feed.atom", "application/atom+xml")])
+def test_openapi_documents_each_download_with_its_media_type(client, path, media):
+    ok = client.get("/openapi.json").json()["paths"][path]["get"]["responses"]["200"]["content"]
+    assert list(ok) == [f"{media}; charset=utf-8"]
+    assert client.get(path).headers["content-type"] == f"{media}; charset=utf-8"
