@@ -101,6 +101,18 @@ def parse_in_zone(value: Any, zone: tzinfo | None) -> datetime | None:
     return written.astimezone(UTC)
 
 
+def stored_date_text(value: Any) -> str | None:
+    """A date as stored in a document, as text: ISO strings as they are, epoch milliseconds (how other tools
+    may write a date) as ISO 8601 in UTC, and what no calendar here can hold (year 10000) as it was written.
+    Never raises: a stored value must not break a page that shows it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        parsed = parse_datetime(value)
+        return to_iso(parsed) if parsed is not None else str(value)
+    return str(value)
+
+
 def parse_day(value: str) -> date:
     """A calendar day from ``YYYY-MM-DD`` (a longer ISO string is cut to its date); ValueError otherwise."""
     return date.fromisoformat(value.strip()[:10])

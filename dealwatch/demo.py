@@ -38,7 +38,7 @@ def demo(no_ui: bool) -> None:
         click.echo("1/4 Elasticsearch: starting the local node (first run downloads it with Maven)…")
         click.echo("    " + node.start(settings).describe())
     else:
-        click.echo(f"1/4 Elasticsearch: using the cluster at {settings.es_url}")
+        click.echo(f"1/4 Elasticsearch: using the cluster at {settings.shown_es_url}")
     archive = Archive(settings)
     archive.ensure()
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticUndefined
@@ -61,6 +61,31 @@ def default_cache_dir() -> Path:
         return Path("/var/cache/dealwatch")
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dealwatch"
+
+
+def without_credentials(url: str) -> str:
+    """A URL (or a comma-separated list of node URLs) as it may be shown (messages, logs, pages,
+    ``repr``): user names and passwords removed."""
+    if "," in url:
+        return ", ".join(without_credentials(u.strip()) for u in url.split(",") if u.strip())
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:       # not readable as a URL: show none of what may hold a password
+        head, sep, tail = url.rpartition("@")
+        return ("***@" + tail) if sep else url
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _shown(value: Any) -> Any:
+    """A setting's value as messages show it: URLs without their credentials."""
+    return without_credentials(value) if isinstance(value, str) and "@" in value else value
 
 
 # --- value checks (each message completes "<variable>='<value>' is not …") --------------------
@@ -437,6 +462,23 @@ class Settings(BaseSettings):
                          "(\"Elasticsearch … did not answer\"); a timeout is not retried, so a hung node costs a "
                          "page at most this long. Crawls and the CLI use `DEALWATCH_ES_REQUEST_TIMEOUT`.")
 
+    ui_allowed_hosts: str = WEB_UI(
+        "", kind="host names, comma-separated", shown="`localhost`, `127.0.0.1`, `::1` and `DEALWATCH_UI_HOST`",
+        description="The names (and addresses) clients reach the UI by, e.g. `dealwatch.example.org,10.0.0.5`; "
+                    "`*.example.org` allows its subdomains, `*` any name. A request for another Host is refused "
+                    "(400), so a forged Host header cannot end up in the feeds' absolute links or in redirects. "
+                    "Set it when the UI listens on `0.0.0.0` or behind a proxy.")
+    ui_session_days: Seconds = WEB_UI(
+        30.0, description="How long the cookie a browser gets after `?token=` keeps it logged in (days). The "
+                          "cookie holds a signature derived from the token, never the token itself; changing the "
+                          "token ends every session.")
+    ui_max_filter_values: Count = WEB_UI(
+        100, description="Most values one filter (`entity=`, `type=`, `source=`, `lang=`) may list in one request; "
+                         "more is refused (400) before anything is searched.")
+    ui_max_url_bytes: Annotated[int, Field(ge=1024)] = WEB_UI(
+        16384, description="Longest request target (path and query string, in bytes) the UI answers; a longer one "
+                           "is refused (414) before it is read into search parameters.")
+
     # --- alerts and their delivery ---------------------------------------------------------
     public_url: Annotated[str, AfterValidator(_public_url)] = ALERTS(
         "http://127.0.0.1:8000", kind="URL",
@@ -569,6 +611,20 @@ class Settings(BaseSettings):
         return split_urls(self.effective_es_url)
 
     @property
+    def shown_es_url(self) -> str:
+        """The cluster's URL as messages, logs and pages may show it: without user name and password."""
+        return without_credentials(self.effective_es_url)
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """The Host names the UI answers (``ui_allowed_hosts``, else the loopback names and ``ui_host``)."""
+        given = tuple(h.strip().lower().strip("[]") for h in self.ui_allowed_hosts.split(",") if h.strip())
+        if given:
+            return given
+        own = () if self.ui_host in ("0.0.0.0", "::", "") else (self.ui_host.lower().strip("[]"),)
+        return tuple(dict.fromkeys(("localhost", "127.0.0.1", "::1", *own)))
+
+    @property
     def es_home(self) -> Path:
         """The unpacked distribution (shared cache, reused by every start)."""
         return self.cache_dir / f"elasticsearch-{self.es_version}"
@@ -635,6 +691,11 @@ class Settings(BaseSettings):
     def alert_deliveries_index(self) -> str:
         return f"{self.index_prefix}alert-deliveries"
 
+    def __repr_args__(self):
+        """``repr`` (logged by the crawler's Scrapy settings, error reports) never shows a password in a URL."""
+        for name, value in super().__repr_args__():
+            yield name, _shown(value)
+
     # --- copies ----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> "Settings":
         """A validated copy with ``changes``; a derived default (``raw_dir``) follows its new base."""
@@ -695,10 +756,10 @@ def _build(values: dict[str, Any], environ: Mapping[str, str] | None, keywords: 
             if not name:
                 problems.append(_reason(error))
             elif name in keywords or env_name(name) not in variables:
-                problems.append(f"{name}={error['input']!r} is not {_reason(error)}")
+                problems.append(f"{name}={_shown(error['input'])!r} is not {_reason(error)}")
             else:
                 key, value = variables[env_name(name)]
-                problems.append(f"{key}={value!r} is not {_reason(error)}")
+                problems.append(f"{key}={_shown(value)!r} is not {_reason(error)}")
         raise SettingsError("; ".join(problems)) from None
 
 

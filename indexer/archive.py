@@ -37,6 +37,14 @@ from indexer.store import WriteResult
 
 log = logging.getLogger(__name__)
 
+MAX_ID_BYTES = 512   # Elasticsearch's limit on a document id
+
+
+def possible_id(doc_id: str) -> bool:
+    """Whether a document could be stored under this id: a longer one is not asked for (Elasticsearch would
+    refuse the request instead of answering that there is no such document)."""
+    return 0 < len(doc_id.encode("utf-8", errors="surrogatepass")) <= MAX_ID_BYTES
+
 
 class Archive:
     """Articles, their versions and raw pages, and the crawl-run history of one index prefix."""
@@ -148,6 +156,8 @@ class Archive:
     @translated
     def document(self, doc_id: str) -> dict[str, Any] | None:
         """The stored document as it is (None when there is no such article)."""
+        if not possible_id(doc_id):
+            return None
         return store.get_document(self._es, self.settings, doc_id)
 
     @translated
@@ -206,6 +216,8 @@ class Archive:
     @translated
     def article(self, doc_id: str) -> dict[str, Any] | None:
         """An article with its earlier versions and the other copies of its near-duplicate cluster."""
+        if not possible_id(doc_id):
+            return None
         return readmodels.article(self._es, self.settings, doc_id)
 
     @translated

@@ -19,11 +19,11 @@ import functools
 import inspect
 import logging
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, TransportError
-from elasticsearch import ApiError, BadRequestError, ConflictError, NotFoundError
+from dealwatch.settings import without_credentials
+
+# The Elasticsearch client is imported where an exception is translated, not here: the CLI imports
+# these classes to report failures, and ``dealwatch --help`` should not load the client.
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,7 @@ class ArchiveFailure(ArchiveError):
 
 def display_url(url: str) -> str:
     """A URL (or a comma-separated list of node URLs) as it may be shown: user names and passwords removed."""
-    if "," in url:
-        return ", ".join(display_url(u.strip()) for u in url.split(",") if u.strip())
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return without_credentials(url)
 
 
 def unavailable(where: str, why: str) -> ArchiveUnavailable:
@@ -75,6 +66,10 @@ def unavailable(where: str, why: str) -> ArchiveUnavailable:
 def translate(exc: Exception, url: str, index: str = "", timeout: float | None = None) -> ArchiveError:
     """The project exception for an Elasticsearch (client or transport) exception; ``timeout`` is the
     request timeout the client had (named in the message of a timeout)."""
+    from elastic_transport import ConnectionError as TransportConnectionError
+    from elastic_transport import ConnectionTimeout, TransportError
+    from elasticsearch import ApiError, BadRequestError, ConflictError, NotFoundError
+
     where = display_url(url)
     if isinstance(exc, ConnectionTimeout):
         return unavailable(where, f"no answer within {timeout:g} s" if timeout else "no answer in time")
@@ -84,7 +79,11 @@ def translate(exc: Exception, url: str, index: str = "", timeout: float | None =
         return ArchiveMissing(f"There is no articles index '{index or 'articles'}' yet: crawl something first "
                               "(`dealwatch demo` or `dealwatch crawl`).")
     if isinstance(exc, BadRequestError):
-        return BadQuery(f"The search index refused the request: {_reason(exc)}")
+        # the faces validate what they send (indexer/query/language.py, params.py): a 400 that still comes
+        # back names Elasticsearch's internals, which are for the log, not for the person asking
+        log.warning("Elasticsearch refused a request (%s): %s", _error_type(exc) or exc.status_code, _reason(exc))
+        return BadQuery("The search index refused this request as too large or too complex: use fewer words, "
+                        "fewer brackets inside each other or shorter prefixes.")
     if isinstance(exc, ConflictError):
         return ArchiveConflict(f"Another writer changed the same document at the same time: {_reason(exc)}")
     if isinstance(exc, ApiError):
@@ -111,7 +110,14 @@ def _reason(exc: ApiError) -> str:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ES_ERRORS = (ApiError, TransportError)
+
+@functools.cache
+def es_errors() -> tuple[type[Exception], ...]:
+    """The Elasticsearch client's exception classes (imported on first use)."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    return ApiError, TransportError
 
 
 def _translate_for(archive: Any, exc: Exception) -> ArchiveError:
@@ -127,7 +133,7 @@ def translated(method: F) -> F:
         def gen_wrapper(self, *args, **kwargs):
             try:
                 yield from method(self, *args, **kwargs)
-            except ES_ERRORS as exc:
+            except es_errors() as exc:
                 raise _translate_for(self, exc) from exc
         return gen_wrapper  # type: ignore[return-value]
 
@@ -135,6 +141,6 @@ def translated(method: F) -> F:
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
-        except ES_ERRORS as exc:
+        except es_errors() as exc:
             raise _translate_for(self, exc) from exc
     return wrapper  # type: ignore[return-value]

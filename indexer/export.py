@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from rapidfuzz import fuzz, process
 
+from dealwatch.dates import stored_date_text
 from indexer.errors import BadQuery
 from indexer.query import RelevanceBands, SearchParams
 
@@ -37,12 +38,18 @@ log = logging.getLogger(__name__)
 EVIDENCE_SEPARATOR = " | "       # between the evidence sentences in a CSV cell
 LIST_SEPARATOR = "; "            # between the names, ids, authors of a CSV cell
 PAGE_SIZE = 500                  # hits per search_after page (bounded memory: texts are read)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# what starts a formula in a spreadsheet, the full-width forms too (some spreadsheets read them alike)
+_FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_CONTROL_START = ("\t", "\r", "\n")
 
 
 def neutralise(cell: str) -> str:
-    """A cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection)."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """A cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection): one
+    that starts with a formula character, a tab or a line break, or has only white space (spaces, no-break
+    spaces, line breaks) before a formula character."""
+    if cell.startswith(_CONTROL_START) or cell.lstrip().startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
 
 
 def _lead(text: str, size: int) -> str:
@@ -89,13 +96,18 @@ def _text(name: str) -> Callable[[dict[str, Any], RelevanceBands], str]:
     return lambda src, _bands: src.get(name) or ""
 
 
+def _date(name: str) -> Callable[[dict[str, Any], RelevanceBands], str]:
+    """A date column: ISO text (epoch milliseconds another tool stored are written as ISO 8601 too)."""
+    return lambda src, _bands: stored_date_text(src.get(name)) or ""
+
+
 def _snippet(src: dict[str, Any], _bands: RelevanceBands, size: int = 240) -> str:
     return " ".join((src.get("description") or _lead(src.get("text") or "", size)).split())
 
 
 FIELDS: tuple[ExportField, ...] = (
     # the default columns, in their order
-    ExportField("published_at", "publication time, UTC (ISO 8601)", ("published_at",), _text("published_at")),
+    ExportField("published_at", "publication time, UTC (ISO 8601)", ("published_at",), _date("published_at")),
     ExportField("title", "headline", ("title",), _text("title")),
     ExportField("source", "source name (as in the sources file)", ("source",), _text("source")),
     ExportField("url", "the address the article was fetched from", ("url",), _text("url")),
@@ -126,8 +138,8 @@ FIELDS: tuple[ExportField, ...] = (
                 lambda s, b: _strings(s.get("entity_types"))),
     ExportField("canonical_url", "the article's canonical address", ("canonical_url",), _text("canonical_url")),
     ExportField("description", "the summary from the page's metadata", ("description",), _text("description")),
-    ExportField("crawled_at", "first archived, UTC", ("crawled_at",), _text("crawled_at")),
-    ExportField("updated_at", "last time the text changed, UTC", ("updated_at",), _text("updated_at")),
+    ExportField("crawled_at", "first archived, UTC", ("crawled_at",), _date("crawled_at")),
+    ExportField("updated_at", "last time the text changed, UTC", ("updated_at",), _date("updated_at")),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 COLUMNS = tuple(f.name for f in FIELDS[:12])           # the default columns (CSV; JSON Lines adds the id first)

@@ -261,9 +261,10 @@ def status(settings: Settings) -> NodeStatus:
             nodes = es.nodes.info(node_id="_local", filter_path="nodes.*.version")
             health = es.cluster.health()
             version = next(iter(nodes["nodes"].values()))["version"]
-            return NodeStatus(settings.es_url, False, True, version=version, health=health["status"])
+            return NodeStatus(settings.shown_es_url, False, True, version=version, health=health["status"])
         except Exception as exc:  # noqa: BLE001 - any transport/auth error is a status to show
-            return NodeStatus(settings.es_url, False, False, detail=str(exc))
+            detail = str(exc).replace(settings.es_url, settings.shown_es_url)   # never the password
+            return NodeStatus(settings.shown_es_url, False, False, detail=detail)
     url = settings.effective_es_url
     pid = _read_pid(settings)
     probe = _probe(url) if pid else None
@@ -341,7 +342,7 @@ def start(settings: Settings, wait: bool = True, member: ClusterMember | None = 
     """Start the local node (downloading it on first use) and wait for cluster health; with ``member``
     the node joins the other local nodes it names instead of running alone."""
     if not settings.local_node:
-        raise NodeError(f"DEALWATCH_ES_URL is set ({settings.es_url}): the project does not manage that cluster")
+        raise NodeError(f"DEALWATCH_ES_URL is set ({settings.shown_es_url}): the project does not manage that cluster")
     with _start_lock(settings):
         return _start_unlocked(settings, wait, member)
 

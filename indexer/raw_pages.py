@@ -184,7 +184,9 @@ def _charset(record: Any, content_type: str) -> str | None:
 
 def _to_page(record: Any, warc: str, offset: int, length: int) -> RawPage:
     body = record.content_stream().read()
-    ctype = record.http_headers.get_header("Content-Type") if record.http_headers else ""
+    # the last Content-Type when a response sent several: the one Scrapy (so the crawler) read the page by
+    ctype = next((v for k, v in reversed(record.http_headers.headers) if k.lower() == "content-type"), "") \
+        if record.http_headers else ""
     status = int(record.http_headers.get_statuscode() or 200) if record.http_headers else 200
     return RawPage(url=record.rec_headers.get_header("WARC-Target-URI"), body=body, content_type=ctype or "",
                    status=status, warc=warc, offset=offset, length=length,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from search_ui import render
 from search_ui.dependencies import ArchiveDep, SearchParamsDep
-from search_ui.errors import NotFound
+from search_ui.errors import NotFound, shown
 from search_ui.pages import export_url
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -153,7 +153,7 @@ def api_histogram(params: SearchParamsDep, archive: ArchiveDep):
 def api_article(doc_id: str, archive: ArchiveDep):
     doc = archive.article(doc_id)
     if doc is None:
-        raise NotFound(f"No article with id {doc_id!r} in the archive.")
+        raise NotFound(f"No article with id {shown(doc_id)} in the archive.")
     for k in ("title_lemmas", "text_lemmas", "lsh_bands"):
         doc.pop(k, None)
     doc["raw_available"] = archive.has_raw_page(doc)
@@ -170,7 +170,7 @@ def api_entities(archive: ArchiveDep, prefix: str = Query("", max_length=100),
 def api_entity(entity_id: str, archive: ArchiveDep):
     d = archive.entity(entity_id)
     if d is None:
-        raise NotFound(f"No entity {entity_id!r}: it is neither on the watchlist nor mentioned.")
+        raise NotFound(f"No entity {shown(entity_id)}: it is neither on the watchlist nor mentioned.")
     d["over_time"] = [b.as_dict() for b in d["over_time"].buckets]
     d["latest"] = [render.hit_json(h) for h in d["latest"]]
     return d
@@ -192,4 +192,4 @@ def api_sources(archive: ArchiveDep):
 
 @router.get("/{rest:path}", include_in_schema=False)
 def api_unknown(rest: str):
-    raise NotFound(f"No API endpoint /api/{rest}; see /docs.")
+    raise NotFound(f"No API endpoint {shown('/api/' + rest)}; see /docs.")

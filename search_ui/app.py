@@ -1,7 +1,7 @@
 """The web app: server-rendered pages, the JSON API, exports and Atom feeds over the archive.
 
 ``create_app(settings)`` wires the pieces: the archive (one per app, with request timeouts bounded
-for interactive use), the templates, the edge middleware (``search_ui/auth.py``), the error
+for interactive use), the templates, the edge middleware (``search_ui/edge.py``: hosts, sizes, the token, headers), the error
 handlers (``search_ui/errors.py``) and one router per concern: pages (``pages.py``), the JSON API
 (``api.py``) and exports and feeds (``exports.py``). All state of a view lives in its URL.
 """
@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from dealwatch.settings import Settings, get_settings
 from indexer.archive import Archive
 from indexer.query import RelevanceBands
-from search_ui import alerts, api, auth, errors, exports, pages
+from search_ui import alerts, api, edge, errors, exports, openapi, pages
 from search_ui.templating import HERE, make_templates
 
 
@@ -46,7 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.archive = Archive(settings, timeout=settings.ui_es_timeout, retry_on_timeout=False)
     app.state.templates = make_templates()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    auth.install(app, settings.ui_token)
+    edge.install(app, settings)
+    openapi.install(app, token_required=bool(settings.ui_token))
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(alerts.pages)

@@ -39,7 +39,7 @@ BandsDep = Annotated[RelevanceBands, Depends(get_bands)]
 
 def search_params(params: Annotated[SearchParams, Query()], settings: SettingsDep) -> SearchParams:
     """The request's search parameters, checked against the settings' bounds (documented in OpenAPI)."""
-    return params.checked(settings.ui_max_page_size)
+    return params.checked(settings.ui_max_page_size, settings.ui_max_filter_values)
 
 
 SearchParamsDep = Annotated[SearchParams, Depends(search_params)]

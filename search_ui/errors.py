@@ -33,6 +33,11 @@ class NotFound(Exception):
     """Nothing at this address (an unknown article or entity id); the message says what was asked."""
 
 
+def shown(value: str, limit: int = 80) -> str:
+    """What a request asked for, quoted for a message (a hostile 100,000-character id is not echoed whole)."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
 def status_of(exc: ArchiveError) -> int:
     for kind, status in STATUS.items():
         if isinstance(exc, kind):
@@ -40,9 +45,13 @@ def status_of(exc: ArchiveError) -> int:
     return 500
 
 
-def wants_json(request: Request) -> bool:
-    path = request.url.path
+def json_error_path(path: str) -> bool:
+    """Errors at this path are JSON (the API, JSON downloads); elsewhere an HTML page for a person."""
     return path.startswith("/api/") or path.endswith((".json", ".jsonl"))
+
+
+def wants_json(request: Request) -> bool:
+    return json_error_path(request.url.path)
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
@@ -75,7 +84,7 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and message == "Not Found":
-            message = f"Nothing here: {request.url.path}"
+            message = f"Nothing here: {shown(request.url.path)}"
         response = error_response(request, exc.status_code, message)
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v

@@ -17,7 +17,7 @@ from indexer.errors import BadQuery
 from indexer.query import DEFAULT_SIZE, MAX_COMPARE, MAX_RESULT_WINDOW, BeyondResultWindow, SearchParams
 from search_ui import render
 from search_ui.dependencies import ArchiveDep, BandsDep, SettingsDep, TemplatesDep
-from search_ui.errors import NotFound
+from search_ui.errors import NotFound, shown
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,12 +37,37 @@ def export_url(params: SearchParams, path: str, keep_compare: bool = False, **ex
     return path + ("?" + urlencode(query) if query else "")
 
 
+class FacetLinks:
+    """The links of the filter lists: each adds its value to the search, or takes a chosen one off (first page).
+
+    The search's URL parameters are encoded once; a link is then the encoded pieces joined, with its own
+    value added or left out, so the links of a page cost what they weigh (each is one URL long), however
+    many values are chosen."""
+
+    FACETS = ("entity", "type", "source", "lang", "found_via")
+
+    def __init__(self, params: SearchParams):
+        pairs = params.to_url(page=1)
+        self._pieces = [(k, v, urlencode([(k, v)])) for k, v in pairs]
+        self._chosen = {f: {v for k, v, _ in self._pieces if k == f} for f in self.FACETS}
+        # where a new value of each facet goes: after that facet's values, i.e. where to_url writes it
+        order = {name: i for i, name in enumerate(("q", "compare", *self.FACETS))}
+        self._insert_at = {f: sum(1 for k, _, _ in self._pieces if order.get(k, len(order)) <= order[f])
+                           for f in self.FACETS}
+
+    def toggle(self, facet: str, value: str) -> str:
+        if value in self._chosen[facet]:
+            pieces = [e for k, v, e in self._pieces if not (k == facet and v == value)]
+        else:
+            at = self._insert_at[facet]
+            pieces = [e for _, _, e in self._pieces[:at]] + [urlencode([(facet, value)])] + \
+                [e for _, _, e in self._pieces[at:]]
+        return "/" + ("?" + "&".join(pieces) if pieces else "")
+
+
 def toggle_url(params: SearchParams, facet: str, value: str) -> str:
-    attr = {"entity": "entities", "type": "entity_types", "source": "sources", "lang": "langs",
-            "found_via": "found_via"}[facet]
-    current = getattr(params, attr)
-    new = tuple(v for v in current if v != value) if value in current else (*current, value)
-    return search_url(params, **{attr: new, "page": 1})
+    """One filter link (see :class:`FacetLinks`, which a page uses for all of them)."""
+    return FacetLinks(params).toggle(facet, value)
 
 
 def _as_typed(request: Request) -> SearchParams:
@@ -89,7 +114,7 @@ def search_page(request: Request, archive: ArchiveDep, settings: SettingsDep, te
         params, error, status = _as_typed(request), str(exc), 400
     else:
         try:
-            params.checked(settings.ui_max_page_size)
+            params.checked(settings.ui_max_page_size, settings.ui_max_filter_values)
         except BeyondResultWindow as exc:   # a page past the window: say what to do instead
             error, status = str(exc), 400
             beyond = {"last_page": search_url(params, page=exc.last_page), "last": exc.last_page}
@@ -99,7 +124,7 @@ def search_page(request: Request, archive: ArchiveDep, settings: SettingsDep, te
     ctx: dict[str, Any] = {"req": params, "error": error, "beyond": beyond, "result": None, "chart": None,
                            "bands": bands, "chart_mode": mode, "chart_subject": _subject(params),
                            "url": lambda **kw: search_url(params, **kw),
-                           "toggle": lambda f, v: toggle_url(params, f, v),
+                           "toggle": FacetLinks(params).toggle,
                            "export_url": lambda path, **kw: export_url(params, path, **kw),
                            "max_window": MAX_RESULT_WINDOW, "export_fields": export_fields()}
     if error is None:
@@ -127,7 +152,7 @@ def help_page(request: Request, templates: TemplatesDep):
 def article_page(request: Request, doc_id: str, archive: ArchiveDep, templates: TemplatesDep, bands: BandsDep):
     doc = archive.article(doc_id)
     if doc is None:
-        raise NotFound(f"No article with id {doc_id!r} in the archive.")
+        raise NotFound(f"No article with id {shown(doc_id)} in the archive.")
     ctx = {"doc": doc, "paragraphs": render.text_with_evidence(doc.get("text", ""), doc.get("relevance_evidence")),
            "diffs": render.version_diffs(doc["versions"], doc), "entities": render.entities_of(doc),
            "raw_available": archive.has_raw_page(doc), "evidence": render.evidence_list(doc.get("relevance_evidence")),
@@ -139,14 +164,15 @@ def article_page(request: Request, doc_id: str, archive: ArchiveDep, templates: 
 def article_raw(doc_id: str, archive: ArchiveDep):
     doc = archive.document(doc_id)
     if doc is None:
-        raise NotFound(f"No article with id {doc_id!r} in the archive.")
+        raise NotFound(f"No article with id {shown(doc_id)} in the archive.")
     page = archive.raw_page(doc)
     if page is None:
         raise NotFound("The raw page of this article is not archived.")
     # shown inert: no scripts, no plugins, no requests out of the archived page
     return Response(page.body, media_type=page.content_type or "text/html; charset=utf-8", headers={
-        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-        "X-Frame-Options": "SAMEORIGIN"})
+        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                   "frame-ancestors 'none'",
+        "X-Frame-Options": "DENY"})
 
 
 @router.get("/entities", response_class=HTMLResponse)
@@ -159,7 +185,7 @@ def entities_page(request: Request, archive: ArchiveDep, templates: TemplatesDep
 def entity_page(request: Request, entity_id: str, archive: ArchiveDep, templates: TemplatesDep, bands: BandsDep):
     detail = archive.entity(entity_id)
     if detail is None:
-        raise NotFound(f"No entity {entity_id!r}: it is neither on the watchlist nor mentioned.")
+        raise NotFound(f"No entity {shown(entity_id)}: it is neither on the watchlist nor mentioned.")
     # the chart of its mentions, over the period chosen by dragging across it (from/to in the URL)
     dates = {k: v for k, v in request.query_params.multi_items() if k in ("from", "to")}
     params = SearchParams.parse({"entity": entity_id, "relevance": "all", **dates})

@@ -49,10 +49,10 @@ def highlight_html(text: str) -> Markup:
 def fmt_date(value: Any, with_time: bool = False) -> str:
     if not value:
         return ""
-    if isinstance(value, str):
+    if not isinstance(value, datetime):
         parsed = parse_datetime(value)
-        if parsed is None:
-            return value[:16]
+        if parsed is None:       # not a date this calendar holds: shown as stored
+            return str(value)[:16]
         value = parsed
     return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
@@ -107,19 +107,40 @@ def evidence_list(evidence: Any) -> list[str]:
     return list(dict.fromkeys(s.strip() for s in out if s and s.strip()))  # once each, in order
 
 
+_EVIDENCE_MARK = '<mark class="evidence" title="relevance evidence">'
+
+
+def evidence_spans(text: str, sentences: Iterable[str]) -> list[tuple[int, int]]:
+    """Where the evidence sentences occur in ``text``: (start, end) pairs in order that never overlap
+    (a longer sentence wins over one it contains; of two overlapping, the earlier one)."""
+    found = []
+    for s in sorted(set(sentences), key=len, reverse=True):
+        start = text.find(s)
+        while s and start >= 0:
+            found.append((start, start + len(s)))
+            start = text.find(s, start + len(s))
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(found, key=lambda p: (p[0], -p[1])):
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, end))
+    return spans
+
+
 def text_with_evidence(text: str, evidence: Any) -> list[Markup]:
-    """The article text as escaped paragraphs, the relevance evidence sentences marked."""
-    sentences = sorted({html.escape(s) for s in evidence_list(evidence)}, key=len, reverse=True)
+    """The article text as escaped paragraphs, the relevance evidence sentences marked: the places are found
+    in the plain text first, then each piece is escaped, so a mark never lands inside another or its markup."""
+    sentences = evidence_list(evidence)
     paragraphs = []
     for para in (text or "").split("\n"):
         para = para.strip()
         if not para:
             continue
-        escaped = html.escape(para)
-        for s in sentences:
-            if s in escaped:
-                escaped = escaped.replace(s, f'<mark class="evidence" title="relevance evidence">{s}</mark>')
-        paragraphs.append(Markup(escaped))
+        out, at = [], 0
+        for start, end in evidence_spans(para, sentences):
+            out += [html.escape(para[at:start]), _EVIDENCE_MARK, html.escape(para[start:end]), "</mark>"]
+            at = end
+        out.append(html.escape(para[at:]))
+        paragraphs.append(Markup("".join(out)))
     return paragraphs
 
 

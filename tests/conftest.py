@@ -83,7 +83,9 @@ def settings(es_node: Settings, tmp_path_factory) -> Settings:
     """Settings for this test session: own index prefix and data directory, same node."""
     prefix = f"dwtest-{uuid.uuid4().hex[:8]}-"
     data_dir = tmp_path_factory.mktemp("dealwatch-data")
-    s = es_node.replace(index_prefix=prefix, data_dir=data_dir, es_dir=es_node.es_root)
+    # Starlette's test client asks for the host "testserver"; live servers are reached as 127.0.0.1
+    s = es_node.replace(index_prefix=prefix, data_dir=data_dir, es_dir=es_node.es_root,
+                        ui_allowed_hosts="testserver,127.0.0.1,localhost")
     set_settings(s)
     es = make_client(s)
     yield s

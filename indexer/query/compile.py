@@ -13,12 +13,12 @@ turn into their own markup after escaping the text.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any, Iterable
 
 from indexer.enrich.lemmas import lemma_tokens
 from indexer.query.bands import BANDS, RelevanceBands
-from indexer.query.language import And, MatchAll, Node, Not, Or, QuerySyntaxError, Term, parse_query, query_terms
+from indexer.query.language import (MAX_PREFIX_LENGTH, And, MatchAll, Node, Not, Or, QuerySyntaxError, Term,
+                                    parse_query, query_terms)
 from indexer.query.params import SearchParams
 from indexer.query.urls import url_prefixes, url_variants
 
@@ -168,7 +168,8 @@ def filter_clauses(params: SearchParams, *, bands: RelevanceBands) -> dict[str, 
         if params.date_from:
             rng["gte"] = params.date_from.isoformat()
         if params.date_to:
-            rng["lt"] = (params.date_to + timedelta(days=1)).isoformat()
+            # the whole day, rounded up by Elasticsearch (no day after 9999-12-31 to compute here)
+            rng["lte"] = params.date_to.isoformat() + "||/d"
         out["date"] = [{"range": {"published_at": rng}}]
     if params.relevance != "all":
         out["relevance"] = [bands.clause(params.relevance)]
@@ -211,7 +212,7 @@ def highlight_query(params: SearchParams) -> dict | None:
             else:
                 should.append({"match": {f: t.value}})
                 for w in set(re.findall(r"\w+", t.value)) | set(_lemmas(t.value)):
-                    if len(w) >= 4:
+                    if 4 <= len(w) <= MAX_PREFIX_LENGTH:      # a stem is a prefix query: within its bound
                         should.append({"prefix": {f: _stem(w)}})
     return {"bool": {"should": should}}
 

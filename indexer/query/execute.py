@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from elasticsearch import Elasticsearch
 
-from dealwatch.dates import parse_datetime
+from dealwatch.dates import UTC, parse_datetime, stored_date_text
 from dealwatch.settings import Settings
 from indexer import store
 from indexer.query.bands import BANDS, RelevanceBands
@@ -47,7 +47,7 @@ def _hit_from(h: dict, bands: RelevanceBands) -> Hit:
                for s in inner.get("hits", []) if s["_id"] != h["_id"]]
     return Hit(
         id=src.get("id") or h["_id"], title=src.get("title") or "(untitled)", url=src.get("url") or "",
-        source=src.get("source") or "", published_at=src.get("published_at"), lang=src.get("lang"),
+        source=src.get("source") or "", published_at=stored_date_text(src.get("published_at")), lang=src.get("lang"),
         relevant=src.get("relevant"), relevance_score=src.get("relevance_score"),
         relevance_band=bands.band_of(src.get("relevant"), src.get("relevance_score")),
         relevance_evidence=_evidence(src.get("relevance_evidence")),
@@ -69,7 +69,7 @@ def _can_collapse(es: Elasticsearch, settings: Settings, params: SearchParams, b
 def search(es: Elasticsearch, settings: Settings, params: SearchParams, *, facets: bool = True,
            collapse: bool | None = None) -> SearchResult:
     """One results page: hits (near-duplicates collapsed when possible), facets, total."""
-    params.checked(settings.ui_max_page_size)
+    params.checked(settings.ui_max_page_size, settings.ui_max_filter_values)
     bands = RelevanceBands.from_settings(settings)
     if collapse is None:
         collapse = _can_collapse(es, settings, params, bands)
@@ -135,36 +135,49 @@ def _interval_for(span: timedelta) -> str:
 
 
 def _next_start(start: datetime, interval: str) -> datetime:
-    """Where the calendar interval beginning at ``start`` ends."""
-    if interval == "hour":
-        return start + timedelta(hours=1)
-    if interval == "day":
-        return start + timedelta(days=1)
-    if interval == "week":
-        return start + timedelta(days=7)
-    if interval == "month":
-        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return start.replace(year=start.year + 1)
+    """Where the calendar interval beginning at ``start`` ends (the calendar's last instant at its end)."""
+    try:
+        if interval == "hour":
+            return start + timedelta(hours=1)
+        if interval == "day":
+            return start + timedelta(days=1)
+        if interval == "week":
+            return start + timedelta(days=7)
+        if interval == "month":
+            return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        return start.replace(year=start.year + 1)
+    except (OverflowError, ValueError):
+        return datetime.max.replace(tzinfo=UTC)
+
+
+# The dates a chart can draw: Python's calendar (years 1-9999). A document stored with a date outside it
+# (another tool wrote epoch milliseconds of the year 10000) is left out of the chart, like an undated one.
+CALENDAR = {"range": {"published_at": {"gte": "0001-01-01T00:00:00Z", "lte": "9999-12-31T23:59:59.999Z"}}}
+_LAST_MS = time(23, 59, 59, 999000)
 
 
 def _span(es: Elasticsearch, settings: Settings, params: SearchParams,
           queries: list[dict]) -> tuple[datetime, datetime] | None:
     """The chart's time span: the chosen date range where given, else from the first to the last match
-    of any of the queries."""
-    lo = datetime.combine(params.date_from, time.min, tzinfo=timezone.utc) if params.date_from else None
-    hi = (datetime.combine(params.date_to, time.min, tzinfo=timezone.utc) + timedelta(days=1) - timedelta(
-        milliseconds=1)) if params.date_to else None
+    of any of the queries; never beyond the first and last archived article (``to=9999-12-31`` draws up to
+    the newest one, not 8,000 empty years)."""
+    lo = datetime.combine(params.date_from, time.min, tzinfo=UTC) if params.date_from else None
+    hi = datetime.combine(params.date_to, _LAST_MS, tzinfo=UTC) if params.date_to else None
+    dates = {"first": {"min": {"field": "published_at"}}, "last": {"max": {"field": "published_at"}}}
+    aggs: dict[str, Any] = {"all": {"filter": {"match_all": {}}, "aggs": dates}}
     if lo is None or hi is None:
-        stats = es.search(index=settings.articles_alias, size=0, aggs={
-            f"s{i}": {"filter": q, "aggs": {"first": {"min": {"field": "published_at"}},
-                                            "last": {"max": {"field": "published_at"}}}}
-            for i, q in enumerate(queries)})["aggregations"]
-        firsts = [d for a in stats.values() if (d := parse_datetime(a["first"].get("value")))]
-        lasts = [d for a in stats.values() if (d := parse_datetime(a["last"].get("value")))]
-        if not firsts:
-            return None
-        lo = lo or min(firsts)
-        hi = hi or max(lasts)
+        aggs.update({f"s{i}": {"filter": q, "aggs": dates} for i, q in enumerate(queries)})
+    stats = es.search(index=settings.articles_alias, size=0, query=CALENDAR, aggs=aggs)["aggregations"]
+    every = stats.pop("all")
+    archived = parse_datetime(every["first"].get("value")), parse_datetime(every["last"].get("value"))
+    if archived[0] is None or archived[1] is None:
+        return None
+    firsts = [d for a in stats.values() if (d := parse_datetime(a["first"].get("value")))]
+    lasts = [d for a in stats.values() if (d := parse_datetime(a["last"].get("value")))]
+    lo = max(lo, archived[0]) if lo else min(firsts, default=None)
+    hi = min(hi, archived[1]) if hi else max(lasts, default=None)
+    if lo is None or hi is None:
+        return None
     return (lo, hi) if lo <= hi else None
 
 

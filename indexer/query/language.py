@@ -31,6 +31,12 @@ from indexer.errors import BadQuery
 
 MAX_QUERY_LENGTH = 2_000
 QUERY_FIELDS = ("title", "source", "author", "lang", "entity", "site", "url")
+# Bounds that keep every query inside what Elasticsearch runs (checked here, so the person asking reads
+# what to change, never an Elasticsearch error):
+MAX_DEPTH = 20          # AND, OR, NOT inside each other: each is one bool level, and Elasticsearch refuses
+                        # more than 30 (indices.query.bool.max_nested_depth; a term and the filters add ≤ 4)
+MAX_TERMS = 200         # words, phrases and fields of one query (each becomes up to five clauses)
+MAX_PREFIX_LENGTH = 500  # characters of a prefix (word* or url:…*); Elasticsearch refuses prefixes over 1,000
 
 
 class QuerySyntaxError(BadQuery):
@@ -260,7 +266,7 @@ class _Parser:
             self.take()
             self._need_operand(t)
             children.append(self.parse_and())
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        return _combine(Or, children)
 
     def parse_and(self) -> Node:
         children = [self.parse_unary()]
@@ -269,7 +275,7 @@ class _Parser:
                 self.take()
                 self._need_operand(t)
             children.append(self.parse_unary())
-        return children[0] if len(children) == 1 else And(tuple(children))
+        return _combine(And, children)
 
     def parse_unary(self) -> Node:
         t = self.peek()
@@ -317,11 +323,62 @@ class _Parser:
                                    "put a word between them.", op.pos)
 
 
+def _combine(kind: type[And] | type[Or], children: list[Node]) -> Node:
+    """``kind`` of the children, flattened (``a (b c)`` is ``a b c``; ``a OR (b OR c)`` is ``a OR b OR c``) and
+    each child once (``bank bank`` is ``bank``): the same articles, fewer levels and clauses to run."""
+    flat: list[Node] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, kind) else (child,))
+    unique = list(dict.fromkeys(flat))
+    return unique[0] if len(unique) == 1 else kind(tuple(unique))
+
+
+def depth(node: Node) -> int:
+    """How many bool levels the query compiles to: AND, OR and NOT inside each other (a NOT among the
+    children of an AND is part of that AND's level)."""
+    if isinstance(node, Not):
+        return 1 + depth(node.child)
+    if isinstance(node, (And, Or)):
+        inner = (c.child if isinstance(node, And) and isinstance(c, Not) else c for c in node.children)
+        return 1 + max(depth(c) for c in inner)
+    return 0
+
+
+def terms_of(node: Node) -> list[Term]:
+    """Every term of the query (positive or not)."""
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Not):
+        return terms_of(node.child)
+    if isinstance(node, (And, Or)):
+        return [t for c in node.children for t in terms_of(c)]
+    return []
+
+
+def _within_bounds(node: Node) -> Node:
+    """The query, when it stays inside :data:`MAX_DEPTH`, :data:`MAX_TERMS` and :data:`MAX_PREFIX_LENGTH`."""
+    levels = depth(node)
+    if levels > MAX_DEPTH:
+        raise QuerySyntaxError(f"The query puts {levels} groups (OR, AND, NOT in brackets) inside each other; the "
+                               f"limit is {MAX_DEPTH}: write it with fewer levels of brackets.")
+    terms = terms_of(node)
+    if len(terms) > MAX_TERMS:
+        raise QuerySyntaxError(f"The query has {len(terms):,} words, phrases and fields; the limit is {MAX_TERMS}: "
+                               "search for fewer at once (a broader word, a prefix*, or one search per part).")
+    for t in terms:
+        if t.prefix and len(t.value) > MAX_PREFIX_LENGTH:
+            raise QuerySyntaxError(f"The prefix {t.value[:30]!r}…* is {len(t.value):,} characters long; the limit "
+                                   f"is {MAX_PREFIX_LENGTH}: shorten it.")
+    return node
+
+
 def parse_query(q: str) -> Node:
-    """Parse the query language into an AST. Empty query: :class:`MatchAll`."""
+    """Parse the query language into an AST. Empty query: :class:`MatchAll`. A query beyond the bounds
+    Elasticsearch can run (:data:`MAX_DEPTH`, :data:`MAX_TERMS`, :data:`MAX_PREFIX_LENGTH`) is a
+    :class:`QuerySyntaxError` too."""
     if not (q or "").strip():
         return MatchAll()
-    return _Parser(_tokenize(q), q).parse()
+    return _within_bounds(_Parser(_tokenize(q), q).parse())
 
 
 def query_terms(node: Node) -> list[Term]:

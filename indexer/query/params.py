@@ -210,8 +210,16 @@ class SearchParams(BaseModel):
     def offset(self) -> int:
         return (self.page - 1) * self.size
 
-    def checked(self, max_page_size: int) -> "SearchParams":
-        """The bounds that depend on the settings; BadQuery with a clear message otherwise."""
+    def checked(self, max_page_size: int, max_filter_values: int | None = None) -> "SearchParams":
+        """The bounds that depend on the settings (``ui_max_page_size``, ``ui_max_filter_values``); BadQuery
+        with a clear message otherwise."""
+        if max_filter_values is not None:
+            for name in _LIST_FIELDS:
+                values = getattr(self, name)
+                if len(values) > max_filter_values:
+                    alias = type(self).model_fields[name].alias
+                    raise BadQuery(f"At most {max_filter_values} values of {alias}= can be given at once "
+                                   f"({len(values):,} were): choose fewer, or search for what they share.")
         if self.size > max_page_size:
             raise BadQuery(f"Page size must be between 1 and {max_page_size} (got {self.size}).")
         if self.offset + self.size > MAX_RESULT_WINDOW:
