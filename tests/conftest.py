@@ -66,7 +66,8 @@ def second_node(es_node: Settings):
     if not es_node.local_node:
         pytest.skip("a second local node needs the project's own node (DEALWATCH_ES_URL is set)")
     es_dir = es_node.data_dir / f"test-node-{uuid.uuid4().hex[:8]}"
-    s = es_node.replace(es_port=free_http_port(), es_dir=es_dir, es_heap="256m")
+    s = es_node.replace(es_port=free_http_port(), es_dir=es_dir, es_heap="256m",
+                        ui_allowed_hosts="testserver,127.0.0.1,localhost")   # as the session settings
     try:
         node.start(s)
         yield s

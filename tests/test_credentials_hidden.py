@@ -31,7 +31,7 @@ def test_the_unreachable_cluster_is_named_without_its_password(with_password, pa
     with TestClient(create_app(with_password)) as c:
         r = c.get(path)
     assert r.status_code == 503
-    assert "not reachable at http://127.0.0.1:" in r.text
+    assert "Elasticsearch at http://127.0.0.1:" in r.text and "is not available" in r.text
     assert PASSWORD not in r.text and "dealwatch:" not in r.text
     assert not [rec for rec in caplog.records if PASSWORD in rec.getMessage()]
 

@@ -94,6 +94,6 @@ def test_an_export_the_archive_cannot_start_is_refused_before_the_first_byte(big
     proxy = CuttingProxy(_node_port(big), marker=b"POST", cut_at=1)    # nothing gets through
     with serve(_through(proxy, big)) as base:
         r = httpx.get(base + "/export.jsonl", params={"relevance": "all"}, timeout=60)
-        assert r.status_code == 503 and "not reachable" in r.json()["error"]["message"]
+        assert r.status_code == 503 and "is not available" in r.json()["error"]["message"]
         bad = httpx.get(base + "/export.csv", params={"q": " ".join(f"w{i}" for i in range(300))}, timeout=60)
         assert bad.status_code == 400 and "the limit is 200" in bad.text
