@@ -155,11 +155,18 @@ def commands(group: click.Command | None = None) -> Iterator[tuple[list[str], cl
     yield from _walk(group, ["dealwatch"])
 
 
+def _subcommand(group: click.Group, name: str) -> click.Command:
+    """A group's command by name (the top group loads its commands on demand)."""
+    found = group.get_command(click.Context(group), name)
+    assert found is not None, name
+    return found
+
+
 def _walk(command: click.Command, path: list[str]) -> Iterator[tuple[list[str], click.Command]]:
     yield path, command
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from _walk(command.commands[name], [*path, name])
+        for name in sorted(command.list_commands(click.Context(command))):
+            yield from _walk(_subcommand(command, name), [*path, name])
 
 
 def help_text(path: list[str], command: click.Command, root: click.Command | None = None) -> str:
@@ -169,7 +176,7 @@ def help_text(path: list[str], command: click.Command, root: click.Command | Non
     ctx = click.Context(root, info_name=path[0], terminal_width=HELP_WIDTH, max_content_width=HELP_WIDTH)
     current = root
     for name in path[1:]:
-        current = current.commands[name]  # type: ignore[attr-defined]
+        current = _subcommand(current, name)  # type: ignore[arg-type]
         ctx = click.Context(current, parent=ctx, info_name=name)
     return current.get_help(ctx)
 

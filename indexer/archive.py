@@ -24,7 +24,6 @@ from indexer import deliveries, import_checkpoints, raw_pages, run_history, save
 from indexer import unsubscribe as unsubscribe_tokens
 from indexer.client import make_client
 from indexer.deliveries import AlertState, Digest
-from indexer.enrich import clusters
 from indexer.errors import translated
 from indexer.import_checkpoints import Checkpoint
 from indexer.query import SearchParams, execute, readmodels
@@ -117,6 +116,7 @@ class Archive:
         return store.write_documents(self._es, self.settings, docs, refresh=refresh)
 
     def _assign_clusters(self, docs: list[dict[str, Any]], crawled_before: str | None) -> None:
+        from indexer.enrich import clusters     # MinHash (datasketch, numpy): only writers need it
         keys = clusters.band_keys(docs)
         try:
             stored = store.near_duplicate_candidates(self._es, self.settings, keys, crawled_before)
