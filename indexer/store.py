@@ -232,10 +232,11 @@ def write_documents(es: Elasticsearch, settings: Settings, docs: Iterable[dict[s
     batch: dict[str, dict[str, Any]] = {}
     for doc in docs:
         batch[doc["id"]] = doc  # the last copy of an id in one batch wins
+    sent: dict[str, tuple[str, str | None]] = {}
     for _ in range(MAX_CONFLICT_ROUNDS):
         if not batch:
             break
-        batch = _write_round(es, settings, batch, result, refresh)
+        batch = _write_round(es, settings, batch, result, refresh, sent)
     for doc_id in batch:
         result.failures[doc_id] = "written by another crawl at the same time, again and again"
     if result.failures:
@@ -247,9 +248,22 @@ def _is_conflict(message: str) -> bool:
     return "version_conflict_engine_exception" in message
 
 
+def _our_lost_answer(old: dict[str, Any], doc: dict[str, Any], sent: tuple[str, str | None] | None) -> str | None:
+    """``new`` or ``updated`` when the stored document is the very write an earlier round sent (the
+    node applied it, but its answer was lost and the client's resend met a conflict): same text and
+    the same time stamp this write carried (``crawled_at`` of a new article, ``updated_at`` of a new
+    version). Else None: another writer's document."""
+    if sent is None or old.get("content_hash") != doc["content_hash"]:
+        return None
+    kind, stamp = sent
+    field = "crawled_at" if kind == "new" else "updated_at"
+    return kind if stamp is not None and old.get(field) == stamp else None
+
+
 def _write_round(es: Elasticsearch, settings: Settings, batch: dict[str, dict[str, Any]], result: WriteResult,
-                 refresh: bool | str) -> dict[str, dict[str, Any]]:
-    """One read-merge-write of ``batch``; returns the documents that met a conflicting write."""
+                 refresh: bool | str, sent: dict[str, tuple[str, str | None]]) -> dict[str, dict[str, Any]]:
+    """One read-merge-write of ``batch``; returns the documents that met a conflicting write.
+    ``sent``: what earlier rounds wrote (kind and time stamp per id), to know our own write again."""
     originals = {doc_id: dict(doc) for doc_id, doc in batch.items()}   # untouched, for another round
     previous: dict[str, dict[str, Any]] = {}
     seq: dict[str, tuple[int, int]] = {}
@@ -271,6 +285,13 @@ def _write_round(es: Elasticsearch, settings: Settings, batch: dict[str, dict[st
                                     "_source": doc})
             continue
         guard = {"if_seq_no": seq[doc_id][0], "if_primary_term": seq[doc_id][1]}
+        ours = _our_lost_answer(old, doc, sent.get(doc_id))
+        if ours == "new":
+            result.new += 1
+            continue
+        if ours == "updated":
+            result.updated += 1
+            continue
         changed = merge_found(doc, old)
         if old.get("content_hash") == doc["content_hash"]:
             kind[doc_id] = "unchanged"
@@ -306,6 +327,10 @@ def _write_round(es: Elasticsearch, settings: Settings, batch: dict[str, dict[st
     for doc_id, msg in not_archived.items():
         result.failures[doc_id] = f"its earlier version could not be kept: {msg}"
     article_actions = [a for a in article_actions if a["_id"] not in not_archived]
+    for a in article_actions:
+        if kind.get(a["_id"]) in ("new", "updated") and "_source" in a:
+            stamp_field = "crawled_at" if kind[a["_id"]] == "new" else "updated_at"
+            sent[a["_id"]] = (kind[a["_id"]], a["_source"].get(stamp_field))
     ok_ids, failures = bulk(es, settings, article_actions, refresh=refresh)
     again: dict[str, dict[str, Any]] = {}
     for (_, doc_id), msg in failures.items():
