@@ -10,7 +10,8 @@ executor ``alerts`` of its own, so deliveries never wait for a crawl slot. Its j
 * ``after-crawl:<source>`` — queued when a crawl job of that source finished (APScheduler's
   job-executed event of the crawl job store): the after-crawl alerts whose search covers the source
   (its ``source`` filter names it, or it has none), then the source-health check of that source.
-* ``alert-retry:<id>`` — one attempt at the time of the alert's ``next_attempt_at`` after a failure.
+* ``alert-retry:<id>`` — one attempt at the time of the alert's ``next_attempt_at`` after a failure,
+  or once ``alerts_lease`` has passed when another runner held the alert (it may have died holding it).
 * ``source-health`` — every hour: problems that need time to show (a source gone quiet).
 
 Listeners only queue work; :meth:`AlertJobs.pump`, called by the daemon's own loop, adds the jobs
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
@@ -118,6 +119,10 @@ class AlertJobs:
         for outcome in outcomes:
             if isinstance(outcome, Outcome) and outcome.status == "failed" and outcome.next_attempt_at:
                 self.inbox.put(("retry", outcome.alert_id, outcome.next_attempt_at))
+            elif isinstance(outcome, Outcome) and outcome.status == "busy":
+                # held by another runner - or by one that died holding it (a killed daemon with a digest
+                # sent but not marked): try again once the lease has run out, not at the next schedule
+                self.inbox.put(("retry", outcome.alert_id, utcnow() + timedelta(seconds=self.settings.alerts_lease)))
 
     # --- syncing with the saved searches ------------------------------------------------------
     def sync(self) -> dict[str, list[str]]:
