@@ -1,7 +1,7 @@
 """Section 6: the backfill (``dealwatch import``) against news-please's own WARC path.
 
 One WARC of the real pages of ``news-pages/`` with the demo's articles mixed in, written by a real
-third-party writer: ``wget --mirror --warc-file`` of the local benchmark site (:mod:`bench.site`),
+third-party writer: ``wget --mirror --warc-file`` of the local benchmark site (:mod:`demo_sites.bench_site`),
 and the same pages written again by warcio. Measured side by side, in one process each:
 
 - reading alone: every record of the file, the payload of each response read, with warcio and
@@ -32,7 +32,7 @@ from typing import Any
 from bench import newsplease_env
 from bench.corpus import NewsPage
 from bench.measure import Stopwatch, Usage
-from bench.site import LocalSite, build_layout
+from demo_sites.bench_site import LocalSite, build_layout
 from dealwatch.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ class Run:
 
 def demo_news_pages() -> list[NewsPage]:
     """The demo sites' article pages (both editions' articles, as the demo serves edition 2)."""
-    from crawler.demo_server import load_sites, render_article
+    from demo_sites.content import load_sites
+    from demo_sites.render import render_article
 
     out = []
     for site in load_sites():
@@ -85,7 +86,7 @@ def wget_warc(pages: tuple[NewsPage, ...], workdir: Path) -> Path:
         return out
     if not shutil.which("wget"):
         raise RuntimeError("wget is not installed (apt-get install wget): it writes the benchmark's WARC")
-    layout = build_layout(pages, n_hosts=4)
+    layout = build_layout([(p.html, p.title) for p in pages], n_hosts=4)
     tmp = workdir / "wget-mirror"
     shutil.rmtree(tmp, ignore_errors=True)
     with LocalSite(layout):

@@ -493,7 +493,7 @@ def backfill(ctx: Context) -> str:
             "the ratios are of runs made one after the other in the same session, and the CPU columns are less "
             "sensitive to the load. To be rerun on a quiet machine.", "",
             f"{len(pages):,} pages: {len(news):,} real pages of `news-pages/` and {len(demo)} article pages of the "
-            "demo sites mixed in, served by the local benchmark site (`bench/site.py`, 4 loopback hosts) and "
+            "demo sites mixed in, served by the local benchmark site (`demo_sites/bench_site.py`, 4 loopback hosts) and "
             f"written by `wget --mirror --warc-file` (`{res.files['wget'][0]}`, {res.files['wget'][1] / 2**20:.0f} MiB, "
             "gzip per record, request + response per URL, plus the site's home and section pages); the response "
             f"records written again by warcio (`{res.files['warcio'][0]}`) as the second writer. The rates count the "

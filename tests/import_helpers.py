@@ -28,7 +28,8 @@ from click.testing import CliRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler.demo_server import load_sites, render_article
+from demo_sites.content import load_sites
+from demo_sites.render import render_article
 from dealwatch.settings import Settings, set_settings
 from indexer import store
 from indexer.client import make_client
