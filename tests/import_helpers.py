@@ -30,12 +30,14 @@ from warcio.warcwriter import WARCWriter
 
 from demo_sites.content import load_sites
 from demo_sites.render import render_article
+from demo_sites.sources_file import shipped_sources_file
 from dealwatch.settings import Settings, set_settings
 from indexer import store
 from indexer.client import make_client
 from indexer.import_checkpoints import index_name as checkpoints_index
 
 REPO = Path(__file__).resolve().parents[1]
+DEMO_SOURCES = shipped_sources_file()      # the demo's sources, for its sites on port 8080 (demo_pages)
 
 
 @dataclass(frozen=True)
@@ -228,14 +230,7 @@ def run_import(s: Settings, *args: str, ok: bool = True):
 
 def import_env(s: Settings) -> dict[str, str]:
     """The environment that gives a child process exactly these settings."""
-    from dataclasses import fields
-
-    env = dict(os.environ)
-    for f in fields(Settings):
-        value = getattr(s, f.name)
-        if value is not None and value != "":
-            env[f"DEALWATCH_{f.name.upper()}"] = str(value)
-    return env
+    return {**os.environ, **s.as_environment()}
 
 
 def import_process(s: Settings, *args: str) -> subprocess.Popen:

@@ -16,7 +16,8 @@ import gzip
 import pytest
 
 from crawler.canonical import canonicalize
-from import_helpers import WarcServer, checkpoints, demo_pages, documents, drop, import_settings, run_import, write_pages
+from import_helpers import (DEMO_SOURCES, WarcServer, checkpoints, demo_pages, documents, drop, import_settings,
+                            run_import, write_pages)
 from indexer.schema import article_id
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,7 @@ def test_cc_news_months_are_read_from_their_listings_as_streams(settings, tmp_pa
                                      "CC-NEWS-20180815000000-00001.warc.gz": pages[5:9]})
     paths += _month(root, "2018-09", {"CC-NEWS-20180901000000-00002.warc.gz": pages[9:]})
     with WarcServer(root) as server:
-        s = import_settings(settings, tmp_path, "ccnews", sources_file=settings.demo_sources_file,
+        s = import_settings(settings, tmp_path, "ccnews", sources_file=DEMO_SOURCES,
                             cc_news_base_url=server.base_url)
         try:
             result = run_import(s, "--all", "--cc-news", "2018-08..2018-09")
@@ -74,7 +75,7 @@ def test_a_stream_cut_mid_file_is_resumed_with_a_range_request_where_it_broke(se
     cut = warc.path.stat().st_size * 2 // 3
     with WarcServer(root) as server:
         server.cut_first("big.warc.gz", after_bytes=cut)
-        s = import_settings(settings, tmp_path, "cut", sources_file=settings.demo_sources_file)
+        s = import_settings(settings, tmp_path, "cut", sources_file=DEMO_SOURCES)
         try:
             run_import(s, "--all", f"{server.base_url}/big.warc.gz")
             assert set(documents(s)) == {article_id(canonicalize(p.url)) for p in pages}

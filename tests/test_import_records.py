@@ -21,8 +21,8 @@ import shutil
 import pytest
 
 from crawler.canonical import canonicalize
-from import_helpers import (WarcBuilder, counts, damage_member, demo_pages, documents, drop, import_settings,
-                            run_import, write_pages)
+from import_helpers import (DEMO_SOURCES, WarcBuilder, counts, damage_member, demo_pages, documents, drop,
+                            import_settings, run_import, write_pages)
 from indexer.archive import Archive
 from indexer.schema import article_id
 
@@ -40,7 +40,7 @@ def pages():
 
 @pytest.fixture()
 def s(settings, tmp_path):
-    s = import_settings(settings, tmp_path, "rec", sources_file=settings.demo_sources_file)
+    s = import_settings(settings, tmp_path, "rec", sources_file=DEMO_SOURCES)
     yield s
     drop(s)
 

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from import_helpers import (checkpoints, counts, demo_pages, documents, drop, import_process, import_settings,
-                            run_import, write_pages)
+from import_helpers import (DEMO_SOURCES, checkpoints, counts, demo_pages, documents, drop, import_process,
+                            import_settings, run_import, write_pages)
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +42,8 @@ def _archive_state(s) -> dict[str, tuple[str, int]]:
 def test_an_import_killed_mid_file_resumes_from_its_checkpoint_to_the_same_archive(settings, tmp_path):
     pages = demo_pages(edition=2)
     warc = write_pages(tmp_path / "demo.warc.gz", pages).path
-    clean = import_settings(settings, tmp_path, "kill-clean", sources_file=settings.demo_sources_file)
-    crashy = import_settings(settings, tmp_path, "kill-crash", sources_file=settings.demo_sources_file,
+    clean = import_settings(settings, tmp_path, "kill-clean", sources_file=DEMO_SOURCES)
+    crashy = import_settings(settings, tmp_path, "kill-crash", sources_file=DEMO_SOURCES,
                              index_batch_size=4)
     try:
         run_import(clean, "--all", str(warc))
@@ -84,8 +84,8 @@ def test_a_dask_worker_killed_mid_file_leaves_the_archive_of_a_single_process_im
     files = []
     for n in range(6):
         files.append(str(write_pages(tmp_path / f"part-{n}.warc.gz", pages[n::6]).path))
-    single = import_settings(settings, tmp_path, "dask-single", sources_file=settings.demo_sources_file)
-    cluster_s = import_settings(settings, tmp_path, "dask-cluster", sources_file=settings.demo_sources_file,
+    single = import_settings(settings, tmp_path, "dask-single", sources_file=DEMO_SOURCES)
+    cluster_s = import_settings(settings, tmp_path, "dask-cluster", sources_file=DEMO_SOURCES,
                                 index_batch_size=2)
     try:
         run_import(single, "--all", *files)
@@ -96,7 +96,7 @@ def test_a_dask_worker_killed_mid_file_leaves_the_archive_of_a_single_process_im
             pids = set(client.run(os.getpid).values())
             runner = ThreadPoolExecutor(1)
             future = runner.submit(run_dask, expand_all(files), ImportOptions(prefilter=False), cluster_s,
-                                   settings.demo_sources_file, "daskkill", client)
+                                   DEMO_SOURCES, "daskkill", client)
             host = socket.gethostname()
             busy = _wait_for(lambda: next((c for c in checkpoints(cluster_s) if c["status"] == "running"
                                            and c["records"] >= 4 and int(c["worker"].rsplit(":", 1)[1]) in pids), None),
