@@ -37,7 +37,7 @@ from indexer.client import make_client
 from indexer.import_checkpoints import index_name as checkpoints_index
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_SOURCES = shipped_sources_file()      # seeds/demo/sources.yaml: the demo sites on port 8080
+DEMO_SOURCES = shipped_sources_file()      # the demo's sources, for its sites on port 8080 (demo_pages)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import gzip
 import pytest
 
 from crawler.canonical import canonicalize
-from import_helpers import DEMO_SOURCES, WarcServer, checkpoints, demo_pages, documents, drop, import_settings, run_import, write_pages
+from import_helpers import (DEMO_SOURCES, WarcServer, checkpoints, demo_pages, documents, drop, import_settings,
+                            run_import, write_pages)
 from indexer.schema import article_id
 
 pytestmark = pytest.mark.slow

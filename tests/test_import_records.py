@@ -21,8 +21,8 @@ import shutil
 import pytest
 
 from crawler.canonical import canonicalize
-from import_helpers import (DEMO_SOURCES, WarcBuilder, counts, damage_member, demo_pages, documents, drop, import_settings,
-                            run_import, write_pages)
+from import_helpers import (DEMO_SOURCES, WarcBuilder, counts, damage_member, demo_pages, documents, drop,
+                            import_settings, run_import, write_pages)
 from indexer.archive import Archive
 from indexer.schema import article_id
 

@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from import_helpers import (DEMO_SOURCES, checkpoints, counts, demo_pages, documents, drop, import_process, import_settings,
-                            run_import, write_pages)
+from import_helpers import (DEMO_SOURCES, checkpoints, counts, demo_pages, documents, drop, import_process,
+                            import_settings, run_import, write_pages)
 
 pytestmark = pytest.mark.slow
 

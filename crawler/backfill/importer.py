@@ -306,7 +306,7 @@ class FileImport:
         if article.lang and not self.options.lang_allowed(article.lang):
             self.counts["lang"] += 1
             return
-        if self.prefilter is not None and not self.prefilter.passes_article(article.title, article.text):
+        if self.prefilter is not None and not self.prefilter.passes_article(article.title, article.text, article.lang):
             self.counts["prefilter_text"] += 1      # the article's own text cannot be relevant: no enrichment
             return
         doc = _enriched(article, self.settings)

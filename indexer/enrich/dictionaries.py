@@ -143,3 +143,9 @@ def is_known(token: str, lang: str) -> bool:
 def lemmatize(token: str, lang: str | tuple[str, ...]) -> str:
     """``simplemma.lemmatize(token, lang)`` over the shared dictionaries."""
     return LEMMATIZER.lemmatize(token, lang)
+
+
+def dictionary_items(lang: str) -> list[tuple[str, bytes]]:
+    """Every (form, lemma as UTF-8 bytes) of ``lang``'s dictionary, in one pass over its trie (the import's
+    prefilter reads it once per process to find the irregular forms of the topic's words)."""
+    return FACTORY.get_dictionary(lang)._trie.items()
