@@ -88,6 +88,7 @@ def doc_hash(out: dict[str, Any]) -> dict[str, str]:
 
 def cluster_ids(docs: list[dict[str, Any]], enriched: list[dict[str, Any]], batch: int = 200) -> dict[str, str]:
     """Clusters the pages form when written in batches, with the archive's band lookup done in memory."""
+    from dealwatch.settings import get_settings
     from indexer.enrich.clusters import assign_clusters
 
     stored: list[dict[str, Any]] = []
@@ -101,7 +102,7 @@ def cluster_ids(docs: list[dict[str, Any]], enriched: list[dict[str, Any]], batc
         for k in keys:
             for c in by_band.get(k, ()):
                 seen[c["id"]] = c
-        assign_clusters(chunk, list(seen.values()))
+        assign_clusters(chunk, list(seen.values()), get_settings().near_duplicate_threshold)
         for c in chunk:
             out[c["id"]] = c["cluster_id"]
             stored.append(c)
