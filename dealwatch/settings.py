@@ -430,7 +430,7 @@ class Settings(BaseSettings):
     # --- backfill (dealwatch import) -------------------------------------------------------
     cc_news_base_url: Annotated[str, AfterValidator(_base_url)] = BACKFILL(
         "https://data.commoncrawl.org",
-        description="Where `dealwatch import cc-news:YYYY/MM` finds CC-NEWS: "
+        description="Where `dealwatch import --cc-news YYYY-MM` finds CC-NEWS: "
                     "`<base>/crawl-data/CC-NEWS/YYYY/MM/warc.paths.gz` and the files it lists (a mirror, "
                     "or a local stand-in, can take its place).")
 

@@ -69,7 +69,7 @@ class Archive:
     def ensure(self) -> str:
         """Create what is missing: template, articles index behind its alias, versions, run history,
         the source registry, saved searches and the alerts' ledger, digests and state; give every
-        index the replicas of the settings."""
+        index (the import checkpoints' too, when an import made it) the replicas of the settings."""
         index = store.ensure_index(self._es, self.settings)
         run_history.ensure_runs_index(self._es, self.settings)
         source_registry.ensure_index(self._es, self.settings)
@@ -77,7 +77,8 @@ class Archive:
         s = self.settings
         store.apply_replicas(self._es, s, [index, s.versions_index, s.runs_index, s.sources_index,
                                            s.saved_searches_index, s.alert_deliveries_index,
-                                           s.alert_digests_index, s.alert_state_index])
+                                           s.alert_digests_index, s.alert_state_index,
+                                           import_checkpoints.index_name(s)])
         return index
 
     @translated

@@ -106,7 +106,8 @@ class Checkpoint:
 def ensure_index(es: Elasticsearch, settings: Settings) -> None:
     if not es.indices.exists(index=index_name(settings)):
         es.options(ignore_status=400).indices.create(
-            index=index_name(settings), settings={"number_of_shards": 1, "number_of_replicas": 0}, mappings=MAPPING)
+            index=index_name(settings), settings={"number_of_shards": 1, "number_of_replicas": settings.index_replicas},
+            mappings=MAPPING)
 
 
 def save(es: Elasticsearch, settings: Settings, checkpoint: Checkpoint) -> None:
