@@ -4,55 +4,22 @@ the real app and node, as tests/test_browser.py does) and seeing it listed on /a
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 
+from test_browser import SHOTS, base_url, browser  # noqa: F401  (the app on a real port, Chromium)
+
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def base_url(settings, archive):
-    import uvicorn
-
-    from search_ui.app import create_app
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture()
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        pg = context.new_page()
-        pg.on("dialog", lambda d: d.accept())
-        yield pg
-        context.close()
-        browser.close()
+def page(browser):
+    """A fresh page of test_browser.py's Chromium that accepts confirmations (deleting a saved search asks)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.on("dialog", lambda d: d.accept())
+    yield pg
+    context.close()
 
 
 def test_save_a_search_from_the_results_page_and_see_it_listed(page, base_url):
